@@ -1,0 +1,146 @@
+"""Where the group coordinator's durable state goes: a narrow interface and two engines.
+
+The coordinator keeps all state in memory and writes each change (an offset commit or deletion, a classic group's
+metadata or its deletion) through an OffsetStore before answering; at start it replays what the store holds.
+
+- MemoryOffsetStore: keeps the records in a list (a broker run with --in-memory, and tests).
+- LogOffsetStore: appends Kafka's key/value records (kbroker.coordinator.records) to the partition of
+  `__consumer_offsets` that owns the group (abs(hashCode) % partitions), creating the topic (compacted) on first
+  use, and replays every partition of it at start-up.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
+
+from kbroker.coordinator.records import (
+    OFFSETS_TOPIC,
+    RecordFormatError,
+    StoredRecord,
+    decode,
+    encode_key,
+    encode_value,
+    partition_for,
+)
+from wire import records as rec
+from wire.errors import ErrorCode, KafkaError
+
+if TYPE_CHECKING:
+    from kbroker.broker import Broker
+
+log = logging.getLogger(__name__)
+
+# Kafka's offsets.topic.segment.bytes default; a compacted topic ignores time retention in Kafka
+OFFSETS_TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.bytes": "104857600"}
+_READ_CHUNK = 1 << 20
+
+
+class OffsetStore(Protocol):
+    def replay(self) -> Iterator[StoredRecord]:
+        """Every record stored, oldest first (later ones win)."""
+        ...
+
+    def append(self, group_id: str, records: Sequence[StoredRecord], now_ms: int) -> None:
+        """Store records of one group durably, all or none; KafkaError if that is not possible."""
+        ...
+
+
+class MemoryOffsetStore:
+    def __init__(self) -> None:
+        self.records: list[StoredRecord] = []
+
+    def replay(self) -> Iterator[StoredRecord]:
+        return iter(list(self.records))
+
+    def append(self, group_id: str, records: Sequence[StoredRecord], now_ms: int) -> None:
+        self.records.extend(records)
+
+
+class LogOffsetStore:
+    """`__consumer_offsets` in the broker's own partition logs."""
+
+    def __init__(self, broker: "Broker") -> None:
+        self.broker = broker
+
+    # -- the topic
+
+    def partitions(self) -> int | None:
+        info = self.broker.topic(OFFSETS_TOPIC)
+        return None if info is None else info.partitions
+
+    def ensure_topic(self) -> int:
+        """The partition count of __consumer_offsets, creating the topic if it does not exist yet."""
+        count = self.partitions()
+        if count is not None:
+            return count
+        wanted = max(1, int(self.broker.config["offsets.topic.num.partitions"]))
+        configs = dict(OFFSETS_TOPIC_CONFIGS)
+        try:
+            info = self.broker.create_topic(OFFSETS_TOPIC, wanted, configs)
+        except KafkaError as exc:
+            if exc.code != ErrorCode.TOPIC_ALREADY_EXISTS:
+                raise
+            return self.partitions() or wanted
+        log.info("created %s with %d partitions", OFFSETS_TOPIC, info.partitions)
+        return info.partitions
+
+    # -- OffsetStore
+
+    def append(self, group_id: str, records: Sequence[StoredRecord], now_ms: int) -> None:
+        if not records:
+            return
+        count = self.ensure_topic()
+        index = partition_for(group_id, count)
+        partition = self.broker.partition(OFFSETS_TOPIC, index)
+        if partition is None:
+            raise KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, f"{OFFSETS_TOPIC}-{index} is not available")
+        batch = rec.build_batch(
+            [rec.Record(i, 0, encode_key(r), encode_value(r)) for i, r in enumerate(records)],
+            base_timestamp=now_ms,
+        )
+        try:
+            partition.append_records(batch, now_ms=now_ms, max_message_bytes=max(len(batch), 1 << 30),
+                                     log_append_time=False)
+        except KafkaError:
+            raise
+        except Exception as exc:  # a storage failure: the client retries, as Kafka's do after an append error
+            log.exception("writing group %s to %s-%d failed", group_id, OFFSETS_TOPIC, index)
+            raise KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, str(exc)) from exc
+
+    def replay(self) -> Iterator[StoredRecord]:
+        count = self.partitions()
+        if count is None:
+            return
+        for index in range(count):
+            partition = self.broker.partition(OFFSETS_TOPIC, index)
+            if partition is None:
+                continue
+            yield from self._replay_partition(partition, index)
+
+    def _replay_partition(self, partition, index: int) -> Iterator[StoredRecord]:  # type: ignore[no-untyped-def]
+        plog = partition.log
+        offset = plog.log_start_offset
+        end = plog.log_end_offset
+        while offset < end:
+            info = plog.read(offset, _READ_CHUNK, min_one_batch=True)
+            if not info.records or info.next_offset <= offset:
+                break
+            data = memoryview(info.records)
+            for position, header in rec.iter_batches(data):
+                if header.attributes & rec.CONTROL_BIT:
+                    continue
+                try:
+                    batch_records = rec.decode_records(data[position : position + header.size])
+                except (rec.CorruptRecordError, rec.InvalidRecordError) as exc:
+                    log.warning("skipping an unreadable batch of %s-%d at %d: %s", OFFSETS_TOPIC, index,
+                                header.base_offset, exc)
+                    continue
+                for record in batch_records:
+                    try:
+                        stored = decode(record.key, record.value)
+                    except (RecordFormatError, UnicodeDecodeError) as exc:
+                        log.warning("skipping an unreadable record of %s-%d: %s", OFFSETS_TOPIC, index, exc)
+                        continue
+                    if stored is not None:
+                        yield stored
+            offset = info.next_offset

@@ -1,0 +1,88 @@
+"""Reading many partitions for one Fetch: byte limits, the first-batch rule, and the long-poll wait.
+
+Limits follow KIP-74: each partition gets at most partition_max_bytes and the response at most max_bytes, except
+that the first partition with data returns its first batch whole even when larger, so a consumer is never stuck
+behind a big batch. A fetch that has less than min_bytes waits until any of its partitions is appended to, or
+max_wait_ms passes, then reads again.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import anyio
+
+from kbroker.partition import READ_COMMITTED, Partition
+from wire.errors import ErrorCode, KafkaError
+
+
+@dataclass
+class PartitionRead:
+    topic: str
+    index: int
+    fetch_offset: int
+    max_bytes: int
+    current_leader_epoch: int = -1
+    # filled by read_partitions
+    error_code: int = 0
+    records: bytes | memoryview = b""
+    high_watermark: int = -1
+    last_stable_offset: int = -1
+    log_start_offset: int = -1
+    aborted: list[dict] | None = field(default=None)
+
+
+def read_partitions(broker, reads: list[PartitionRead], max_bytes: int, isolation: int) -> int:  # type: ignore[no-untyped-def]
+    """Fill every read; the total record bytes returned."""
+    remaining = max_bytes
+    min_one = True
+    total = 0
+    for r in reads:
+        part: Partition | None = broker.partition(r.topic, r.index)
+        r.records = b""
+        if part is None:
+            r.error_code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+            r.high_watermark = r.last_stable_offset = r.log_start_offset = -1
+            continue
+        try:
+            part.check_leader_epoch(r.current_leader_epoch)
+            data = part.read(r.fetch_offset, min(r.max_bytes, remaining), isolation=isolation, min_one_batch=min_one)
+        except KafkaError as exc:
+            r.error_code = exc.code
+            r.high_watermark = part.high_watermark
+            r.last_stable_offset = part.last_stable_offset
+            r.log_start_offset = part.log.log_start_offset
+            continue
+        r.error_code = 0
+        r.records = data.records
+        r.high_watermark = data.high_watermark
+        r.last_stable_offset = data.last_stable_offset
+        r.log_start_offset = data.log_start_offset
+        r.aborted = [] if isolation == READ_COMMITTED else None
+        size = len(data.records)
+        if size:
+            min_one = False
+            remaining = max(0, remaining - size)
+            total += size
+    return total
+
+
+async def fetch(  # type: ignore[no-untyped-def]
+    broker, reads: list[PartitionRead], *, max_bytes: int, min_bytes: int, max_wait_ms: int, isolation: int
+) -> None:
+    total = read_partitions(broker, reads, max_bytes, isolation)
+    if total >= min_bytes or max_wait_ms <= 0 or any(r.error_code for r in reads) or not reads:
+        return
+    with anyio.move_on_after(max_wait_ms / 1000):
+        while total < min_bytes:
+            event = anyio.Event()
+            parts = [p for r in reads if (p := broker.partition(r.topic, r.index)) is not None]
+            for p in parts:
+                p.add_waiter(event)
+            try:
+                await event.wait()
+            finally:
+                for p in parts:
+                    p.remove_waiter(event)
+            total = read_partitions(broker, reads, max_bytes, isolation)
+            if any(r.error_code for r in reads):
+                return

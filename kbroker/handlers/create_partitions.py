@@ -1,0 +1,35 @@
+"""CreatePartitions (37), v0–3: grow a topic's partition count (never shrink), optionally only validating."""
+from __future__ import annotations
+
+from collections import Counter
+
+from kbroker.handlers._util import error_of
+from kbroker.server.context import RequestContext
+from wire.errors import ErrorCode, KafkaError
+
+KEY, MIN, MAX = 37, 0, 3
+
+
+async def handle(ctx: RequestContext, request: dict) -> dict:
+    broker = ctx.broker
+    counts = Counter(t["name"] for t in request["topics"])
+    results = []
+    for topic in request["topics"]:
+        entry = {"name": topic["name"], "error_code": 0, "error_message": None}
+        try:
+            if counts[topic["name"]] > 1:
+                raise KafkaError(ErrorCode.INVALID_REQUEST, "Duplicate topic in request.")
+            info = broker.topic(topic["name"])
+            assignments = topic["assignments"]
+            if info is not None and assignments is not None:
+                if len(assignments) != topic["count"] - info.partitions:
+                    raise KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                                     f"Increasing the number of partitions by {topic['count'] - info.partitions} but "
+                                     f"{len(assignments)} assignments provided.")
+                if any(a["broker_ids"] != [broker.node_id] for a in assignments):
+                    raise KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, "Assignments may only name this broker.")
+            broker.add_partitions(topic["name"], topic["count"], validate_only=request["validate_only"])
+        except KafkaError as exc:
+            entry["error_code"], entry["error_message"] = error_of(exc)
+        results.append(entry)
+    return {"throttle_time_ms": 0, "results": results}

@@ -1,0 +1,74 @@
+"""CreateTopics (19), v0–7: validate each topic, create it unless validate_only, report what it got (v5+).
+
+Explicit replica assignments are accepted when they name only this broker, one replica per partition.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from kbroker.handlers._util import error_of
+from kbroker.server.context import RequestContext
+from kbroker.topic_config import TOPIC_KEYS, effective
+from wire.errors import ErrorCode, KafkaError
+
+KEY, MIN, MAX = 19, 0, 7
+
+DEFAULT_CONFIG, TOPIC_CONFIG, STATIC_BROKER_CONFIG = 5, 1, 4
+
+
+def _assignment_partitions(ctx: RequestContext, topic: dict) -> int:
+    assignments = topic["assignments"]
+    if topic["num_partitions"] != -1 or topic["replication_factor"] != -1:
+        raise KafkaError(ErrorCode.INVALID_REQUEST,
+                         "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.")
+    indexes = sorted(a["partition_index"] for a in assignments)
+    if indexes != list(range(len(indexes))):
+        raise KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, "Partitions must be numbered from 0 without gaps.")
+    for a in assignments:
+        if a["broker_ids"] != [ctx.broker.node_id]:
+            raise KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                             f"Replica assignment {a['broker_ids']} names brokers other than the only one, {ctx.broker.node_id}.")
+    return len(indexes)
+
+
+def _described_configs(ctx: RequestContext, configs: dict[str, str]) -> list[dict]:
+    out = []
+    for name, spec in TOPIC_KEYS.items():
+        if name in configs:
+            source = TOPIC_CONFIG
+        elif spec.broker_key and spec.broker_key in ctx.broker.config.explicit:
+            source = STATIC_BROKER_CONFIG
+        else:
+            source = DEFAULT_CONFIG
+        out.append({"name": name, "value": effective(name, configs, ctx.broker.config), "read_only": False,
+                    "config_source": source, "is_sensitive": False})
+    return out
+
+
+async def handle(ctx: RequestContext, request: dict) -> dict:
+    broker = ctx.broker
+    counts = Counter(t["name"] for t in request["topics"])
+    results = []
+    for topic in request["topics"]:
+        name = topic["name"]
+        entry = {"name": name, "error_code": 0, "error_message": None, "num_partitions": -1,
+                 "replication_factor": -1, "configs": None}
+        try:
+            if counts[name] > 1:
+                raise KafkaError(ErrorCode.INVALID_REQUEST, "Create topics request from client contains a duplicate topic name")
+            num_partitions, replication_factor = topic["num_partitions"], topic["replication_factor"]
+            if topic["assignments"]:
+                num_partitions, replication_factor = _assignment_partitions(ctx, topic), 1
+            configs = {c["name"]: c["value"] for c in topic["configs"]}
+            num_partitions, replication_factor, clean = broker.check_new_topic(
+                name, num_partitions, replication_factor, configs)
+            if request["validate_only"]:
+                topic_id = bytes(16)
+            else:
+                topic_id = broker.create_topic(name, num_partitions, clean).topic_id
+            entry.update(topic_id=topic_id, num_partitions=num_partitions, replication_factor=replication_factor,
+                         configs=_described_configs(ctx, clean))
+        except KafkaError as exc:
+            entry["error_code"], entry["error_message"] = error_of(exc)
+        results.append(entry)
+    return {"throttle_time_ms": 0, "topics": results}

@@ -1,0 +1,77 @@
+"""Fetch (1), v0–18: consumer fetches, with long poll, byte limits, HW / LSO / log start offset.
+
+Fetch sessions (KIP-227) are declined: the answer always carries session id 0, so clients stay on full
+fetches. v0–3 get the legacy message format their version implies (magic 0 for v0–1, 1 for v2–3); v13+ names
+topics by id.
+"""
+from __future__ import annotations
+
+from kbroker.fetching import PartitionRead, fetch
+from kbroker.server.context import RequestContext
+from wire.errors import ErrorCode
+
+KEY, MIN, MAX = 1, 0, 18
+
+NO_UUID = bytes(16)
+
+
+def _session_error(request: dict) -> int:
+    session_id, epoch = request["session_id"], request["session_epoch"]
+    if session_id != 0:
+        return ErrorCode.FETCH_SESSION_ID_NOT_FOUND
+    if epoch not in (-1, 0):
+        return ErrorCode.INVALID_FETCH_SESSION_EPOCH
+    return 0
+
+
+def _legacy(records: bytes | memoryview, version: int) -> bytes:
+    from wire.legacy import v2_to_legacy
+
+    return v2_to_legacy(bytes(records), 0 if version <= 1 else 1) if records else b""
+
+
+async def handle(ctx: RequestContext, request: dict) -> dict:
+    broker = ctx.broker
+    version = ctx.version
+    error = _session_error(request)
+    if error:
+        return {"throttle_time_ms": 0, "error_code": error, "session_id": 0, "responses": []}
+    reads: list[PartitionRead] = []
+    topics: list[tuple[dict, list[PartitionRead]]] = []
+    for topic in request["topics"]:
+        name = topic["topic"]
+        if version >= 13:
+            info = broker.metadata.by_id.get(topic["topic_id"])
+            name = info.name if info else None
+        group = [
+            PartitionRead(name or "", p["partition"], p["fetch_offset"], p["partition_max_bytes"],
+                          p["current_leader_epoch"])
+            for p in topic["partitions"]
+        ]
+        if name is None:
+            for r in group:
+                r.error_code = ErrorCode.UNKNOWN_TOPIC_ID
+        else:
+            reads.extend(group)
+        topics.append((topic, group))
+    max_bytes = request["max_bytes"] if version >= 3 else 2**31 - 1
+    max_bytes = min(max_bytes, broker.config["fetch.max.bytes"])
+    await fetch(broker, reads, max_bytes=max_bytes, min_bytes=request["min_bytes"],
+                max_wait_ms=request["max_wait_ms"], isolation=request["isolation_level"])
+    responses = []
+    for topic, group in topics:
+        partitions = []
+        for r in group:
+            records = _legacy(r.records, version) if version < 4 and r.records else r.records
+            partitions.append({
+                "partition_index": r.index,
+                "error_code": r.error_code,
+                "high_watermark": r.high_watermark,
+                "last_stable_offset": r.last_stable_offset,
+                "log_start_offset": r.log_start_offset,
+                "aborted_transactions": r.aborted,
+                "preferred_read_replica": -1,
+                "records": records,
+            })
+        responses.append({"topic": topic["topic"], "topic_id": topic.get("topic_id", NO_UUID), "partitions": partitions})
+    return {"throttle_time_ms": 0, "error_code": 0, "session_id": 0, "responses": responses}

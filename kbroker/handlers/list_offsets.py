@@ -1,0 +1,60 @@
+"""ListOffsets (2), v0–10: earliest (-2), latest (-1), max timestamp (-3), earliest local (-4), by timestamp.
+
+Latest is the high watermark, or the last stable offset for read_committed (v2+). v0 answers with a list of
+old-style offsets.
+"""
+from __future__ import annotations
+
+from kbroker.partition import READ_COMMITTED
+from kbroker.server.context import RequestContext
+from wire.errors import ErrorCode, KafkaError
+
+KEY, MIN, MAX = 2, 0, 10
+
+LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL, LATEST_TIERED = -1, -2, -3, -4, -5
+
+
+def _lookup(ctx: RequestContext, topic: str, index: int, timestamp: int, isolation: int, epoch: int) -> tuple[int, int]:
+    part = ctx.broker.partition(topic, index)
+    if part is None:
+        raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    part.check_leader_epoch(epoch)
+    log = part.log
+    if timestamp == LATEST:
+        return -1, part.last_stable_offset if isolation == READ_COMMITTED else part.high_watermark
+    if timestamp in (EARLIEST, EARLIEST_LOCAL):
+        return -1, log.log_start_offset
+    if timestamp == LATEST_TIERED:
+        return -1, -1
+    if timestamp == MAX_TIMESTAMP:
+        found = log.max_timestamp()
+        return (found[1], found[0]) if found else (-1, -1)
+    if timestamp < 0:
+        raise KafkaError(ErrorCode.INVALID_REQUEST, f"unknown special timestamp {timestamp}")
+    found = log.offset_for_timestamp(timestamp)
+    if found is None or found[0] >= part.high_watermark:
+        return -1, -1
+    return found[1], found[0]
+
+
+async def handle(ctx: RequestContext, request: dict) -> dict:
+    isolation = request["isolation_level"]
+    topics = []
+    for topic in request["topics"]:
+        partitions = []
+        for p in topic["partitions"]:
+            entry = {"partition_index": p["partition_index"], "error_code": 0, "old_style_offsets": [],
+                     "timestamp": -1, "offset": -1, "leader_epoch": -1}
+            try:
+                ts, offset = _lookup(ctx, topic["name"], p["partition_index"], p["timestamp"], isolation,
+                                     p["current_leader_epoch"])
+                entry.update(timestamp=ts, offset=offset)
+                if offset >= 0:
+                    part = ctx.broker.partition(topic["name"], p["partition_index"])
+                    entry["leader_epoch"] = part.leader_epoch if part else -1
+                    entry["old_style_offsets"] = [offset]
+            except KafkaError as exc:
+                entry["error_code"] = exc.code
+            partitions.append(entry)
+        topics.append({"name": topic["name"], "partitions": partitions})
+    return {"throttle_time_ms": 0, "topics": topics}

@@ -1,0 +1,104 @@
+"""Metadata (3), v0–13: brokers, controller, cluster id, and topics with their partitions.
+
+Topics requested by name that do not exist are created when both the broker (auto.create.topics.enable) and the
+request (v4+ allow_auto_topic_creation) allow it. Creation is synchronous here, so the new topic is answered at
+once with its partitions instead of Kafka's transient LEADER_NOT_AVAILABLE.
+"""
+from __future__ import annotations
+
+from kbroker.metadata import TopicInfo
+from kbroker.server.context import RequestContext
+from wire.errors import ErrorCode, KafkaError
+
+KEY, MIN, MAX = 3, 0, 13
+
+NO_UUID = bytes(16)
+# every operation Kafka reports on a topic when no authorizer is configured
+# (READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS)
+TOPIC_OPERATIONS = sum(1 << op for op in (3, 4, 5, 6, 7, 8, 10, 11))
+# ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE, CREATE, DESCRIBE_TOKENS...
+CLUSTER_OPERATIONS = sum(1 << op for op in (5, 7, 8, 9, 10, 11, 12, 13, 14))
+NOT_REQUESTED = -2147483648
+
+
+def topic_entry(ctx: RequestContext, info: TopicInfo, include_ops: bool) -> dict:
+    broker = ctx.broker
+    partitions = []
+    for index in range(info.partitions):
+        part = broker.partition(info.name, index)
+        partitions.append(
+            {
+                "error_code": 0,
+                "partition_index": index,
+                "leader_id": broker.node_id,
+                "leader_epoch": part.leader_epoch if part else 0,
+                "replica_nodes": [broker.node_id],
+                "isr_nodes": [broker.node_id],
+                "offline_replicas": [],
+            }
+        )
+    return {
+        "error_code": 0,
+        "name": info.name,
+        "topic_id": info.topic_id,
+        "is_internal": info.internal,
+        "partitions": partitions,
+        "topic_authorized_operations": TOPIC_OPERATIONS if include_ops else NOT_REQUESTED,
+    }
+
+
+async def handle(ctx: RequestContext, request: dict) -> dict:
+    broker = ctx.broker
+    version = ctx.version
+    include_ops = bool(request.get("include_topic_authorized_operations"))
+    requested = request["topics"]
+    topics: list[dict] = []
+    if requested is None or (version == 0 and not requested):
+        topics = [topic_entry(ctx, info, include_ops) for info in broker.metadata.topics.values()]
+    else:
+        allow_create = broker.config["auto.create.topics.enable"] and request.get("allow_auto_topic_creation", True)
+        seen: set[str] = set()
+        for item in requested:
+            name = item.get("name")
+            topic_id = item.get("topic_id") or NO_UUID
+            if name is None and topic_id != NO_UUID:
+                info = broker.metadata.by_id.get(topic_id)
+                if info is None:
+                    topics.append({"error_code": ErrorCode.UNKNOWN_TOPIC_ID, "name": None, "topic_id": topic_id,
+                                   "partitions": [], "topic_authorized_operations": NOT_REQUESTED})
+                    continue
+                name = info.name
+            if name is None or name in seen:
+                continue
+            seen.add(name)
+            info = broker.topic(name)
+            if info is None and allow_create:
+                try:
+                    info = broker.auto_create_topic(name)
+                except KafkaError as exc:
+                    topics.append({"error_code": exc.code, "name": name, "partitions": [],
+                                   "topic_authorized_operations": NOT_REQUESTED})
+                    continue
+            if info is None:
+                topics.append({"error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, "name": name, "partitions": [],
+                               "topic_authorized_operations": NOT_REQUESTED})
+                continue
+            topics.append(topic_entry(ctx, info, include_ops))
+    return {
+        "throttle_time_ms": 0,
+        "brokers": [
+            {
+                "node_id": broker.node_id,
+                "host": broker.advertised.host,
+                "port": broker.advertised.port,
+                "rack": broker.config["broker.rack"] or None,
+            }
+        ],
+        "cluster_id": broker.metadata.cluster_id,
+        "controller_id": broker.node_id,
+        "topics": topics,
+        "cluster_authorized_operations": CLUSTER_OPERATIONS
+        if request.get("include_cluster_authorized_operations")
+        else NOT_REQUESTED,
+        "error_code": 0,
+    }

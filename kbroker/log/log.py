@@ -1,0 +1,532 @@
+"""One partition's log: the class the broker uses (Kafka's UnifiedLog/LocalLog, local storage only).
+
+It turns validated produce batches into offsets (rewriting baseOffset and partitionLeaderEpoch in place — neither
+is under the CRC — and, for LogAppendTime topics, the timestamp and CRC), rolls segments, serves fetches as
+whole batches cut straight from the segment, answers ListOffsets by timestamp, and enforces retention. All
+batch-level: records are decoded only to refine a ListOffsets answer, one batch at a time.
+
+Offsets: log_start_offset <= high_watermark <= log_end_offset. Readers may see [log_start_offset, max_offset);
+the caller passes the high watermark (or last stable offset) as max_offset for consumers.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from wire.records import BatchHeader, iter_batches, set_base_offset, set_partition_leader_epoch
+
+from .checkpoint import OffsetCheckpoint
+from .config import LogConfig
+from .epoch_cache import LeaderEpochFileCache
+from .errors import LogClosedError, OffsetOutOfRange
+from .loader import CLEAN_SHUTDOWN_FILE, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE, LogLoader
+from .segment import LogSegment
+from .segments import LogSegments
+from .storage import Bytes, Directory, DiskDirectory, MemoryDirectory
+from .time_index import NO_TIMESTAMP
+
+try:  # present in wire.records as of this writing; the log degrades to batch precision without them
+    from wire.records import set_log_append_time as _set_log_append_time
+except ImportError:  # pragma: no cover
+    _set_log_append_time = None
+try:
+    from wire.records import decode_records as _decode_records
+except ImportError:  # pragma: no cover
+    _decode_records = None
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AppendInfo:
+    first_offset: int
+    last_offset: int
+    max_timestamp: int
+    """Largest batch maxTimestamp appended (the append time for LogAppendTime), -1 if none."""
+    offset_of_max_timestamp: int
+    """Last offset of the batch holding max_timestamp (batch precision, Kafka's "shallow" offset)."""
+    log_append_time_ms: int
+    """The time written into the batches for LogAppendTime topics, else -1 (ProduceResponse.log_append_time_ms)."""
+    log_start_offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReadInfo:
+    records: bytes | memoryview
+    """Whole batches, to be sent as they are."""
+    fetch_offset: int
+    first_offset: int
+    """Base offset of the first batch returned (it may start before fetch_offset); fetch_offset when empty."""
+    next_offset: int
+    """Offset after the last batch returned; fetch_offset when empty."""
+    high_watermark: int
+    log_start_offset: int
+    log_end_offset: int
+
+    @property
+    def size(self) -> int:
+        return len(self.records)
+
+
+def _as_directory(directory: Path | str | Directory | None, in_memory: bool) -> Directory:
+    if isinstance(directory, (str, os.PathLike)):
+        if in_memory:
+            return MemoryDirectory(Path(directory).name)
+        return DiskDirectory(Path(directory))
+    if directory is None:
+        if not in_memory:
+            raise ValueError("a directory is needed unless in_memory")
+        return MemoryDirectory()
+    return directory  # a Directory already (tests reopen a MemoryDirectory this way)
+
+
+class Log:
+    """Use Log.open(); the constructor takes the state the loader recovered."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        config: LogConfig,
+        *,
+        segments: LogSegments,
+        log_start_offset: int,
+        log_end_offset: int,
+        recovery_point: int,
+        leader_epoch_cache: LeaderEpochFileCache,
+        log_start_checkpoint: OffsetCheckpoint,
+        recovery_point_checkpoint: OffsetCheckpoint,
+    ) -> None:
+        self.directory = directory
+        self._config = config
+        self._segments = segments
+        self._log_start_offset = log_start_offset
+        self._log_end_offset = log_end_offset
+        self._high_watermark = log_end_offset
+        self._recovery_point = recovery_point
+        self._persisted_recovery_point = recovery_point
+        self.leader_epoch_cache = leader_epoch_cache
+        self._log_start_checkpoint = log_start_checkpoint
+        self._recovery_point_checkpoint = recovery_point_checkpoint
+        self._closed = False
+        self.had_clean_shutdown = True
+        self.recovered_bytes = 0
+
+    @classmethod
+    def open(cls, directory: Path | str | Directory | None, config: LogConfig, *, in_memory: bool = False) -> Log:
+        """Load (and after a crash, repair) the log in directory, creating it when new. in_memory keeps every
+        byte in memory (directory is then only a name, or None); a Directory object is used as given."""
+        config.validate()
+        target = _as_directory(directory, in_memory)
+        epoch_cache = LeaderEpochFileCache(target)
+        start_ckpt = OffsetCheckpoint(target, LOG_START_OFFSET_FILE)
+        recovery_ckpt = OffsetCheckpoint(target, RECOVERY_POINT_FILE)
+        loaded = LogLoader(target, config, epoch_cache, start_ckpt, recovery_ckpt).load()
+        opened = cls(
+            target,
+            config,
+            segments=loaded.segments,
+            log_start_offset=loaded.log_start_offset,
+            log_end_offset=loaded.log_end_offset,
+            recovery_point=loaded.recovery_point,
+            leader_epoch_cache=epoch_cache,
+            log_start_checkpoint=start_ckpt,
+            recovery_point_checkpoint=recovery_ckpt,
+        )
+        opened.had_clean_shutdown = loaded.had_clean_shutdown
+        opened.recovered_bytes = loaded.truncated_bytes
+        return opened
+
+    def __repr__(self) -> str:
+        return (
+            f"Log({self.name!r}, start={self._log_start_offset}, hw={self._high_watermark}, "
+            f"end={self._log_end_offset}, segments={len(self._segments)})"
+        )
+
+    # -- state --
+
+    @property
+    def name(self) -> str:
+        return self.directory.name
+
+    @property
+    def config(self) -> LogConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: LogConfig) -> None:
+        """Swap in another config object; changing fields of the current one in place works as well."""
+        config.validate()
+        self._config = config
+        for segment in self._segments:
+            segment.config = config
+
+    @property
+    def log_start_offset(self) -> int:
+        return self._log_start_offset
+
+    @property
+    def log_end_offset(self) -> int:
+        """The offset the next appended record gets."""
+        return self._log_end_offset
+
+    @property
+    def high_watermark(self) -> int:
+        return self._high_watermark
+
+    @high_watermark.setter
+    def high_watermark(self, offset: int) -> None:
+        """Set by the caller (at once when not replicated); kept within [log_start_offset, log_end_offset]."""
+        self._high_watermark = min(max(offset, self._log_start_offset), self._log_end_offset)
+
+    @property
+    def recovery_point(self) -> int:
+        """Everything below this offset is fsynced; recovery after a crash starts from its segment."""
+        return self._recovery_point
+
+    @property
+    def size_bytes(self) -> int:
+        return self._segments.size_bytes
+
+    @property
+    def segments(self) -> int:
+        """Number of segments."""
+        return len(self._segments)
+
+    @property
+    def log_segments(self) -> LogSegments:
+        return self._segments
+
+    @property
+    def active_segment(self) -> LogSegment:
+        return self._segments.active
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LogClosedError(f"log {self.name} is closed")
+
+    # -- append --
+
+    def append(
+        self, records: Bytes, *, leader_epoch: int, now_ms: int, log_append_time: bool = False
+    ) -> AppendInfo:
+        """Append one or more v2 batches the caller validated (framing and CRC), assigning them the next
+        offsets. The bytes are copied once; the caller's buffer is left as it was."""
+        self._check_open()
+        buf = bytearray(records)
+        if not buf:
+            raise ValueError("nothing to append")
+        first_offset = next_offset = self._log_end_offset
+        max_timestamp, offset_of_max = NO_TIMESTAMP, -1
+        stamp = log_append_time and _set_log_append_time is not None
+        for position, header in iter_batches(buf):
+            set_base_offset(buf, position, next_offset)
+            set_partition_leader_epoch(buf, position, leader_epoch)
+            last = next_offset + header.last_offset_delta
+            timestamp = header.max_timestamp
+            if stamp:
+                _set_log_append_time(buf, position, now_ms)
+                timestamp = now_ms
+            if timestamp > max_timestamp:
+                max_timestamp, offset_of_max = timestamp, last
+            next_offset = last + 1
+        last_offset = next_offset - 1
+
+        segment = self._segments.active
+        if segment.should_roll(incoming_bytes=len(buf), largest_offset=last_offset, now_ms=now_ms):
+            segment = self.roll()
+        latest_epoch = self.leader_epoch_cache.latest_epoch
+        if leader_epoch >= 0 and (latest_epoch is None or leader_epoch > latest_epoch):
+            # Older epochs are the caller's to fence (FENCED_LEADER_EPOCH); they would only cut the cache.
+            self.leader_epoch_cache.assign(leader_epoch, first_offset)
+        segment.append(
+            buf, largest_offset=last_offset, largest_timestamp=max_timestamp, offset_of_max_timestamp=offset_of_max
+        )
+        if segment.first_append_ms is None:
+            segment.first_append_ms = now_ms
+        self._log_end_offset = next_offset
+        return AppendInfo(
+            first_offset,
+            last_offset,
+            max_timestamp,
+            offset_of_max,
+            now_ms if log_append_time else -1,
+            self._log_start_offset,
+        )
+
+    def roll(self) -> LogSegment:
+        """Start a new active segment at the log end offset (no-op when the active one is still empty)."""
+        self._check_open()
+        old = self._segments.active
+        if old.size == 0:
+            return old
+        old.on_become_inactive()
+        new = LogSegment.create(self.directory, self._log_end_offset, self._config)
+        self._segments.add(new)
+        if self._config.flush_on_roll:
+            self.flush(new.base_offset)
+        old.release_indexes()  # memory for indexes only where reads need them; they load again on demand
+        return new
+
+    # -- read --
+
+    def read(
+        self, offset: int, max_bytes: int, *, max_offset: int | None = None, min_one_batch: bool = True
+    ) -> ReadInfo:
+        """Whole batches from the one holding offset, within max_bytes (the first batch always when
+        min_one_batch), none whose base offset is >= max_offset, and from one segment only (the next read
+        continues at next_offset). Empty at the log end; OffsetOutOfRange outside [start, end]."""
+        self._check_open()
+        start, end = self._log_start_offset, self._log_end_offset
+        if offset < start or offset > end:
+            raise OffsetOutOfRange(offset, start, end)
+        segment = self._segments.floor(offset)
+        if offset < end and (max_offset is None or offset < max_offset):
+            while segment is not None:
+                found = segment.read(offset, max_bytes, max_offset=max_offset, min_one_batch=min_one_batch)
+                if found is not None:
+                    if found.records:
+                        return ReadInfo(
+                            found.records, offset, found.first_offset, found.next_offset,
+                            self._high_watermark, start, end,
+                        )
+                    break
+                segment = self._segments.higher(segment.base_offset)
+        return ReadInfo(b"", offset, offset, offset, self._high_watermark, start, end)
+
+    # -- timestamps (ListOffsets) --
+
+    def _live_segments(self) -> list[LogSegment]:
+        """Segments holding at least one offset >= log_start_offset."""
+        segments = list(self._segments)
+        keep = []
+        for i, segment in enumerate(segments):
+            following = segments[i + 1].base_offset if i + 1 < len(segments) else None
+            if following is None or following > self._log_start_offset:
+                keep.append(segment)
+        return keep
+
+    def offset_for_timestamp(self, timestamp: int) -> tuple[int, int] | None:
+        """(offset, timestamp) of the earliest record at or after log_start_offset whose timestamp is >=
+        timestamp, None if there is none (ListOffsets with a real timestamp; the -1/-2/-3 specials are the
+        caller's: log end or high watermark, log start, max_timestamp()).
+
+        The batch is found from its maxTimestamp through the time index; the record inside it by decoding
+        that one batch. When the batch cannot be decoded the answer has batch precision: the batch's first
+        offset with its maxTimestamp, which never skips a matching record (it may return a few earlier ones).
+        """
+        self._check_open()
+        for segment in self._live_segments():
+            if segment.max_timestamp < timestamp:
+                continue
+            found = segment.find_offset_by_timestamp(timestamp, self._log_start_offset)
+            if found is not None:
+                position, header = found
+                return self._record_at_or_after(
+                    segment, position, header, lambda off, ts: ts >= timestamp, fallback_timestamp=header.max_timestamp
+                )
+        return None
+
+    def max_timestamp(self) -> tuple[int, int] | None:
+        """(offset, timestamp) of the record with the largest timestamp (ListOffsets MAX_TIMESTAMP, -3): the
+        first such record of the first batch holding it; that batch's first offset if it cannot be decoded."""
+        self._check_open()
+        best: LogSegment | None = None
+        for segment in self._live_segments():
+            if segment.max_timestamp >= 0 and (best is None or segment.max_timestamp > best.max_timestamp):
+                best = segment
+        if best is None:
+            return None
+        target = best.max_timestamp
+        found = best.find_offset_by_timestamp(target, max(self._log_start_offset, best.base_offset))
+        if found is None:
+            return None
+        position, header = found
+        return self._record_at_or_after(best, position, header, lambda off, ts: ts == target, fallback_timestamp=target)
+
+    def _record_at_or_after(
+        self,
+        segment: LogSegment,
+        position: int,
+        header: BatchHeader,
+        matches: Callable[[int, int], bool],
+        *,
+        fallback_timestamp: int,
+    ) -> tuple[int, int]:
+        start = self._log_start_offset
+        fallback = (max(header.base_offset, start), fallback_timestamp)
+        if header.is_log_append_time or _decode_records is None:
+            return fallback  # LogAppendTime: every record carries maxTimestamp
+        try:
+            records = _decode_records(segment.read_batch(position, header), verify_crc=False)
+        except ValueError as exc:  # unknown compression, malformed records: stay at batch precision
+            log.debug("%s: batch at %d not decodable for a timestamp search: %s", self.name, header.base_offset, exc)
+            return fallback
+        for record in records:
+            offset = header.base_offset + record.offset_delta
+            timestamp = header.base_timestamp + record.timestamp_delta
+            if offset >= start and matches(offset, timestamp):
+                return offset, timestamp
+        return fallback
+
+    # -- leader epochs --
+
+    def end_offset_for_epoch(self, epoch: int) -> tuple[int, int]:
+        """(epoch, end offset) for OffsetForLeaderEpoch; (-1, -1) when unknown."""
+        return self.leader_epoch_cache.end_offset_for(epoch, self._log_end_offset)
+
+    # -- truncation and deletion --
+
+    def truncate_to(self, offset: int) -> bool:
+        """Drop every batch holding an offset >= offset (a follower diverging from its leader). Returns
+        whether anything was dropped. The log end becomes the end of the last batch kept."""
+        self._check_open()
+        if offset < 0:
+            raise ValueError(f"cannot truncate to negative offset {offset}")
+        if offset >= self._log_end_offset:
+            return False
+        if offset < self._segments.first.base_offset:
+            self.truncate_fully_and_start_at(offset)
+            return True
+        for segment in reversed(self._segments.after(offset + 1)):
+            self._segments.remove(segment)
+            segment.delete()
+        active = self._segments.active
+        active.truncate_to(offset)
+        self._log_end_offset = active.read_next_offset()
+        self._high_watermark = min(self._high_watermark, self._log_end_offset)
+        self._recovery_point = min(self._recovery_point, self._log_end_offset)
+        self.leader_epoch_cache.truncate_from_end(self._log_end_offset)
+        if self._log_start_offset > self._log_end_offset:
+            self._set_log_start_offset(self._log_end_offset, allow_decrease=True)
+        return True
+
+    def truncate_fully_and_start_at(self, offset: int) -> None:
+        """Drop everything and continue empty at offset (a follower too far behind, or start beyond the end)."""
+        self._check_open()
+        if offset < 0:
+            raise ValueError(f"cannot start at negative offset {offset}")
+        # The start offset first: a crash part way then finds it beyond what is left and starts empty there.
+        self._set_log_start_offset(offset, allow_decrease=True)
+        for segment in self._segments.clear():
+            segment.delete()
+        self._segments.add(LogSegment.create(self.directory, offset, self._config))
+        self._log_end_offset = self._high_watermark = self._recovery_point = offset
+        self.leader_epoch_cache.clear()
+        self._write_recovery_point()
+
+    def delete_records_before(self, offset: int) -> int:
+        """DeleteRecords: move the log start up to offset (which may fall inside a segment or batch) and
+        delete the segments entirely below it. OffsetOutOfRange beyond the high watermark, as Kafka.
+        Returns the new log start offset (the low watermark)."""
+        self._check_open()
+        if offset > self._high_watermark or offset < 0:
+            raise OffsetOutOfRange(offset, self._log_start_offset, self._high_watermark, "delete offset")
+        if offset > self._log_start_offset:
+            self._set_log_start_offset(offset)
+            self._delete_prefix(lambda segment, next_base: next_base <= self._log_start_offset)
+        return self._log_start_offset
+
+    def enforce_retention(self, now_ms: int) -> int:
+        """Delete the oldest closed segments that are entirely below the log start offset, older than
+        retention_ms (by their largest timestamp), or beyond retention_bytes (as Kafka: oldest first, while the
+        log would keep at least retention_bytes). Never the active segment, never data at or above the high
+        watermark. Returns the number of segments deleted."""
+        self._check_open()
+        config = self._config
+        deleted = self._delete_prefix(lambda segment, next_base: next_base <= self._log_start_offset)
+        if config.retention_ms >= 0:
+            retention_ms = config.retention_ms
+            deleted += self._delete_prefix(lambda segment, _: now_ms - segment.largest_timestamp > retention_ms)
+        if config.retention_bytes >= 0:
+            excess = self.size_bytes - config.retention_bytes
+
+            def over_size(segment: LogSegment, _: int) -> bool:
+                nonlocal excess
+                if excess - segment.size >= 0:
+                    excess -= segment.size
+                    return True
+                return False
+
+            deleted += self._delete_prefix(over_size)
+        return deleted
+
+    def _delete_prefix(self, predicate: Callable[[LogSegment, int], bool]) -> int:
+        """Delete segments from the oldest while predicate(segment, next segment's base offset) holds and the
+        segment lies entirely below the high watermark; advance the log start past them."""
+        deleted = 0
+        while len(self._segments) > 1:
+            segment = self._segments.first
+            next_base = self._segments.next_base_offset(segment)
+            assert next_base is not None
+            if next_base > self._high_watermark or not predicate(segment, next_base):
+                break
+            self._segments.remove(segment)
+            segment.delete()
+            deleted += 1
+        if deleted:
+            first = self._segments.first.base_offset
+            log.info("%s: deleted %d segment(s); log now starts in segment %d", self.name, deleted, first)
+            if first > self._log_start_offset:
+                self._set_log_start_offset(first)
+        return deleted
+
+    def _set_log_start_offset(self, offset: int, *, allow_decrease: bool = False) -> None:
+        if offset == self._log_start_offset or (offset < self._log_start_offset and not allow_decrease):
+            return
+        self._log_start_offset = offset
+        self._log_start_checkpoint.write(offset)
+        self.leader_epoch_cache.truncate_from_start(offset)
+        self._high_watermark = max(self._high_watermark, min(offset, self._log_end_offset))
+
+    # -- lifecycle --
+
+    def flush(self, up_to: int | None = None) -> None:
+        """fsync everything below up_to (default: the log end) and move the recovery point there."""
+        self._check_open()
+        target = self._log_end_offset if up_to is None else min(up_to, self._log_end_offset)
+        if target <= self._recovery_point:
+            return
+        for segment in self._segments.from_offset(self._recovery_point):
+            if segment.base_offset >= target:
+                break
+            segment.flush()
+        self._recovery_point = target
+        self._write_recovery_point()
+
+    def _write_recovery_point(self) -> None:
+        self._recovery_point_checkpoint.write(self._recovery_point)
+        self._persisted_recovery_point = self._recovery_point
+
+    def close(self) -> None:
+        """Flush, close every file and leave the clean-shutdown marker, so the next open skips recovery."""
+        if self._closed:
+            return
+        for segment in self._segments:
+            segment.on_become_inactive()
+        self.flush()
+        self._segments.active.flush()  # its time index got a final entry just now
+        if self._recovery_point != self._persisted_recovery_point:  # lowered by a truncation
+            self._write_recovery_point()
+        for segment in self._segments:
+            segment.close()
+        # Everything is durable by now; the marker itself needs no fsync (lost, it only costs a recovery).
+        self.directory.open(CLEAN_SHUTDOWN_FILE).close()
+        self._closed = True
+
+    def delete(self) -> None:
+        """Close the files and remove the whole partition directory."""
+        if not self._closed:
+            for segment in self._segments:
+                segment.log.close()
+                segment.offset_index.close()
+                segment.time_index.close()
+            self._closed = True
+        self._segments.clear()
+        self.directory.remove()

@@ -1,0 +1,150 @@
+"""Topics, their partitions and configs, and the cluster's identity: the broker's view of the cluster.
+
+Kept in `topics.json` and `meta.properties` in the data directory (replaced atomically on each change), or only
+in memory. The partition logs themselves belong to kbroker.log.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wire.errors import ErrorCode, KafkaError
+
+MAX_TOPIC_NAME = 249
+_LEGAL = re.compile(r"^[a-zA-Z0-9._-]+$")
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+
+
+def validate_topic_name(name: str | None) -> None:
+    if not name:
+        raise KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, "Topic name is illegal, it can't be empty")
+    if name in (".", ".."):
+        raise KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, "Topic name cannot be \".\" or \"..\"")
+    if len(name) > MAX_TOPIC_NAME:
+        raise KafkaError(
+            ErrorCode.INVALID_TOPIC_EXCEPTION,
+            f"Topic name is illegal, it can't be longer than {MAX_TOPIC_NAME} characters, topic name: {name}",
+        )
+    if not _LEGAL.match(name):
+        raise KafkaError(
+            ErrorCode.INVALID_TOPIC_EXCEPTION,
+            f"Topic name \"{name}\" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'",
+        )
+
+
+def new_cluster_id() -> str:
+    """Kafka's form: a random UUID as 22 characters of URL-safe base64."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+@dataclass
+class TopicInfo:
+    name: str
+    topic_id: bytes
+    partitions: int
+    configs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def internal(self) -> bool:
+        return self.name in INTERNAL_TOPICS
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "id": self.topic_id.hex(), "partitions": self.partitions, "configs": self.configs}
+
+    @classmethod
+    def from_json(cls, obj: dict) -> "TopicInfo":
+        return cls(obj["name"], bytes.fromhex(obj["id"]), int(obj["partitions"]), dict(obj.get("configs") or {}))
+
+
+class MetadataStore:
+    def __init__(self, data_dir: Path | None, node_id: int, cluster_id: str = "") -> None:
+        self.data_dir = data_dir
+        self.topics: dict[str, TopicInfo] = {}
+        self.by_id: dict[bytes, TopicInfo] = {}
+        self.cluster_id = cluster_id or new_cluster_id()
+        self.node_id = node_id
+        # producer ids are handed out from a block whose end is stored, so none is reused after a restart
+        self.next_producer_id = 0
+        self.producer_id_block_end = 0
+        if data_dir is not None:
+            data_dir.mkdir(parents=True, exist_ok=True)
+            self._load_identity(cluster_id)
+            self._load_topics()
+
+    # -- persistence
+
+    def _load_identity(self, wanted_cluster_id: str) -> None:
+        path = self.data_dir / "meta.properties"  # type: ignore[operator]
+        if path.exists():
+            props = dict(
+                line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.startswith("#")
+            )
+            stored = props.get("cluster.id", "")
+            if wanted_cluster_id and stored and stored != wanted_cluster_id:
+                raise RuntimeError(f"data directory belongs to cluster {stored}, not {wanted_cluster_id}")
+            self.cluster_id = stored or self.cluster_id
+            return
+        _atomic_write(path, f"version=1\ncluster.id={self.cluster_id}\nnode.id={self.node_id}\n")
+
+    def _load_topics(self) -> None:
+        path = self.data_dir / "topics.json"  # type: ignore[operator]
+        if not path.exists():
+            return
+        stored = json.loads(path.read_text())
+        self.next_producer_id = self.producer_id_block_end = int(stored.get("producer_id_block_end", 0))
+        for obj in stored.get("topics", []):
+            info = TopicInfo.from_json(obj)
+            self.topics[info.name] = info
+            self.by_id[info.topic_id] = info
+
+    def save(self) -> None:
+        if self.data_dir is None:
+            return
+        body = json.dumps({"producer_id_block_end": self.producer_id_block_end,
+                           "topics": [t.to_json() for t in self.topics.values()]}, indent=1)
+        _atomic_write(self.data_dir / "topics.json", body)
+
+    # -- changes
+
+    def allocate_producer_id(self, block: int = 1000) -> int:
+        if self.next_producer_id >= self.producer_id_block_end:
+            self.producer_id_block_end = self.next_producer_id + block
+            self.save()
+        pid = self.next_producer_id
+        self.next_producer_id += 1
+        return pid
+
+    def add_topic(self, name: str, partitions: int, configs: dict[str, str]) -> TopicInfo:
+        info = TopicInfo(name, uuid.uuid4().bytes, partitions, dict(configs))
+        self.topics[name] = info
+        self.by_id[info.topic_id] = info
+        self.save()
+        return info
+
+    def remove_topic(self, name: str) -> TopicInfo:
+        info = self.topics.pop(name)
+        self.by_id.pop(info.topic_id, None)
+        self.save()
+        return info
+
+    def set_partitions(self, name: str, count: int) -> None:
+        self.topics[name].partitions = count
+        self.save()
+
+    def set_configs(self, name: str, configs: dict[str, str]) -> None:
+        self.topics[name].configs = dict(configs)
+        self.save()
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,114 @@
+"""One partition as this broker leads it: its log, its leader epoch, and the fetchers waiting for data.
+
+The produce path's per-partition checks live here (batch framing and CRC, size limits, timestamp type), so
+handlers stay thin and replication (later) can hook the high watermark in one place.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import anyio
+
+from kbroker.log import Log, OffsetOutOfRange
+from wire import records as rec
+from wire.errors import ErrorCode, KafkaError
+
+READ_UNCOMMITTED = 0
+READ_COMMITTED = 1
+
+
+@dataclass
+class ProduceResult:
+    base_offset: int
+    log_append_time_ms: int
+    log_start_offset: int
+
+
+@dataclass
+class FetchedData:
+    records: bytes | memoryview
+    high_watermark: int
+    last_stable_offset: int
+    log_start_offset: int
+
+
+class Partition:
+    def __init__(self, topic: str, index: int, log: Log, *, leader_epoch: int = 0) -> None:
+        self.topic = topic
+        self.index = index
+        self.log = log
+        self.leader_epoch = leader_epoch
+        self._waiters: set[anyio.Event] = set()
+
+    # -- produce
+
+    def append_records(
+        self,
+        records: bytes | memoryview | None,
+        *,
+        now_ms: int,
+        max_message_bytes: int,
+        log_append_time: bool,
+        validate: Callable[[bytes | memoryview], list[tuple[int, rec.BatchHeader]]] | None = None,
+    ) -> ProduceResult:
+        if not records:
+            raise KafkaError(ErrorCode.CORRUPT_MESSAGE, "Produce request carried no records")
+        try:
+            batches = (validate or rec.validate_produce_batches)(records)
+        except (rec.CorruptRecordError, rec.InvalidRecordError) as exc:
+            raise KafkaError(ErrorCode(exc.code), str(exc)) from exc
+        for _, header in batches:
+            if header.size > max_message_bytes:
+                raise KafkaError(
+                    ErrorCode.MESSAGE_TOO_LARGE,
+                    f"The batch size {header.size} exceeds the limit of {max_message_bytes} bytes",
+                )
+        info = self.log.append(records, leader_epoch=self.leader_epoch, now_ms=now_ms, log_append_time=log_append_time)
+        # a single replica: everything appended is committed
+        self.log.high_watermark = self.log.log_end_offset
+        self._wake()
+        return ProduceResult(info.first_offset, info.log_append_time_ms, self.log.log_start_offset)
+
+    # -- fetch
+
+    @property
+    def high_watermark(self) -> int:
+        return self.log.high_watermark
+
+    @property
+    def last_stable_offset(self) -> int:
+        return self.log.high_watermark
+
+    def read(self, offset: int, max_bytes: int, *, isolation: int, min_one_batch: bool) -> FetchedData:
+        hw = self.high_watermark
+        lso = self.last_stable_offset
+        limit = lso if isolation == READ_COMMITTED else hw
+        try:
+            info = self.log.read(offset, max_bytes, max_offset=limit, min_one_batch=min_one_batch)
+        except OffsetOutOfRange as exc:
+            raise KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, str(exc)) from exc
+        if offset > hw:
+            # between HW and LEO: Kafka answers empty, not out of range, while the data is not yet committed
+            return FetchedData(b"", hw, lso, self.log.log_start_offset)
+        return FetchedData(info.records, hw, lso, self.log.log_start_offset)
+
+    def check_leader_epoch(self, current_leader_epoch: int) -> None:
+        if current_leader_epoch < 0 or current_leader_epoch == self.leader_epoch:
+            return
+        if current_leader_epoch > self.leader_epoch:
+            raise KafkaError(ErrorCode.UNKNOWN_LEADER_EPOCH)
+        raise KafkaError(ErrorCode.FENCED_LEADER_EPOCH)
+
+    # -- waiting for data
+
+    def add_waiter(self, event: anyio.Event) -> None:
+        self._waiters.add(event)
+
+    def remove_waiter(self, event: anyio.Event) -> None:
+        self._waiters.discard(event)
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, set()
+        for event in waiters:
+            event.set()

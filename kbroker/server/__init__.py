@@ -1,0 +1,1 @@
+"""The network side: listener, one task per connection, framing, dispatch."""

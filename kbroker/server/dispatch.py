@@ -1,0 +1,66 @@
+"""From a request frame to a response frame: header, version check, decode, handler, encode.
+
+Anything wrong with the frame itself ends in `CloseConnection`; a handler's own failure too, since a broken
+answer is worse than none. Kafka closes the connection for an unknown API key or an unsupported version of
+any API but ApiVersions, which instead answers UNSUPPORTED_VERSION in v0 so that the client can retry lower.
+"""
+from __future__ import annotations
+
+import logging
+import struct
+
+from kbroker.handlers import REGISTRY
+from kbroker.server.context import CloseConnection, RequestContext
+from wire.codec import API_VERSIONS_KEY, DecodeError, decode_request_header, request_codec, response_codec, response_header
+from wire.errors import ErrorCode
+
+log = logging.getLogger(__name__)
+
+_SIZE = struct.Struct(">i")
+
+
+def supported_api_versions() -> list[dict]:
+    return [{"api_key": e.key, "min_version": e.min_version, "max_version": e.max_version} for e in REGISTRY.values()]
+
+
+def _frame(api_key: int, version: int, correlation_id: int, body: dict) -> bytes:
+    payload = response_header(api_key, version, correlation_id) + response_codec(api_key, version).encode(body)
+    return _SIZE.pack(len(payload)) + payload
+
+
+async def handle_frame(frame: bytes, broker, client_host: str, connection_id: int) -> bytes | None:  # type: ignore[no-untyped-def]
+    try:
+        header = decode_request_header(frame)
+    except DecodeError as exc:
+        raise CloseConnection(str(exc)) from exc
+    entry = REGISTRY.get(header.api_key)
+    if entry is None:
+        raise CloseConnection(f"unknown API key {header.api_key}")
+    if not entry.min_version <= header.api_version <= entry.max_version:
+        if header.api_key == API_VERSIONS_KEY:
+            body = {"error_code": ErrorCode.UNSUPPORTED_VERSION, "api_keys": supported_api_versions()}
+            return _frame(API_VERSIONS_KEY, 0, header.correlation_id, body)
+        raise CloseConnection(f"{entry.name} v{header.api_version} is not supported")
+    try:
+        request = request_codec(header.api_key, header.api_version).decode(memoryview(frame)[header.size :])
+    except DecodeError as exc:
+        if header.api_key == API_VERSIONS_KEY:
+            # Kafka answers an ApiVersions it cannot parse with INVALID_REQUEST and the supported versions
+            body = {"error_code": ErrorCode.INVALID_REQUEST, "api_keys": supported_api_versions()}
+            return _frame(API_VERSIONS_KEY, 0, header.correlation_id, body)
+        raise CloseConnection(str(exc)) from exc
+    ctx = RequestContext(broker, header, client_host, connection_id)
+    try:
+        response = await entry.handle(ctx, request)
+    except CloseConnection:
+        raise
+    except Exception as exc:
+        log.exception("%s v%d failed", entry.name, header.api_version)
+        raise CloseConnection(f"{entry.name} handler failed: {exc}") from exc
+    if response is None:
+        return None
+    try:
+        return _frame(header.api_key, header.api_version, header.correlation_id, response)
+    except Exception as exc:
+        log.exception("%s v%d response could not be encoded", entry.name, header.api_version)
+        raise CloseConnection(f"{entry.name} response failed: {exc}") from exc
