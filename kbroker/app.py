@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,10 @@ class Running:
 @asynccontextmanager
 async def start_broker(settings: Settings, config: BrokerConfig) -> AsyncIterator[Running]:
     """A started broker, listening, until the block exits."""
-    advertised = Endpoint(settings.advertised_host or settings.host, settings.advertised_port or settings.port)
+    host = settings.advertised_host or settings.host
+    if host in ("0.0.0.0", "::", ""):
+        host = socket.getfqdn()  # a wildcard is no address a client can connect to
+    advertised = Endpoint(host, settings.advertised_port or settings.port)
     broker = Broker(config, data_dir=settings.data_dir, advertised=advertised)
     try:
         async with anyio.create_task_group() as tg:

@@ -6,8 +6,6 @@ handlers stay thin and replication (later) can hook the high watermark in one pl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
-
 import anyio
 
 from kbroker.log import Log, OffsetOutOfRange
@@ -50,20 +48,37 @@ class Partition:
         now_ms: int,
         max_message_bytes: int,
         log_append_time: bool,
-        validate: Callable[[bytes | memoryview], list[tuple[int, rec.BatchHeader]]] | None = None,
+        one_batch: bool = False,
+        zstd_allowed: bool = True,
     ) -> ProduceResult:
+        """Validate the batches (framing, CRC, limits) and append them; KafkaError with Kafka's code if refused.
+
+        `one_batch`: Produce v3+ must carry exactly one batch per partition. `zstd_allowed`: zstd needs v7+.
+        """
         if not records:
             raise KafkaError(ErrorCode.CORRUPT_MESSAGE, "Produce request carried no records")
         try:
-            batches = (validate or rec.validate_produce_batches)(records)
+            batches = rec.validate_produce_batches(records)
         except (rec.CorruptRecordError, rec.InvalidRecordError) as exc:
             raise KafkaError(ErrorCode(exc.code), str(exc)) from exc
-        for _, header in batches:
+        if one_batch and len(batches) != 1:
+            raise KafkaError(ErrorCode.INVALID_RECORD, "Produce v3+ must carry exactly one record batch per partition")
+        fix_max_timestamp = []
+        for pos, header in batches:
             if header.size > max_message_bytes:
                 raise KafkaError(
                     ErrorCode.MESSAGE_TOO_LARGE,
                     f"The batch size {header.size} exceeds the limit of {max_message_bytes} bytes",
                 )
+            if header.compression == 4 and not zstd_allowed:
+                raise KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, "zstd needs Produce v7 or later")
+            if header.max_timestamp == rec.NO_TIMESTAMP and not header.is_log_append_time and not log_append_time:
+                fix_max_timestamp.append(pos)
+        if fix_max_timestamp:
+            # some clients (sarama 1.22) leave maxTimestamp at -1; Kafka recomputes it from the records
+            records = bytearray(records)
+            for pos in fix_max_timestamp:
+                rec.set_max_timestamp(records, pos, rec.records_max_timestamp(records, pos))
         info = self.log.append(records, leader_epoch=self.leader_epoch, now_ms=now_ms, log_append_time=log_append_time)
         # a single replica: everything appended is committed
         self.log.high_watermark = self.log.log_end_offset
@@ -88,9 +103,6 @@ class Partition:
             info = self.log.read(offset, max_bytes, max_offset=limit, min_one_batch=min_one_batch)
         except OffsetOutOfRange as exc:
             raise KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, str(exc)) from exc
-        if offset > hw:
-            # between HW and LEO: Kafka answers empty, not out of range, while the data is not yet committed
-            return FetchedData(b"", hw, lso, self.log.log_start_offset)
         return FetchedData(info.records, hw, lso, self.log.log_start_offset)
 
     def check_leader_epoch(self, current_leader_epoch: int) -> None:

@@ -41,6 +41,8 @@ def _append(ctx: RequestContext, topic: str | None, index: int, records: bytes |
         now_ms=now_ms(),
         max_message_bytes=int(broker.topic_config(topic, "max.message.bytes")),
         log_append_time=broker.topic_config(topic, "message.timestamp.type") == "LogAppendTime",
+        one_batch=ctx.version >= 3,
+        zstd_allowed=ctx.version >= 7,
     )
     return {
         "index": index,

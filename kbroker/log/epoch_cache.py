@@ -64,10 +64,10 @@ class LeaderEpochFileCache:
         latest = self.latest_entry
         if latest is not None and latest.epoch == epoch and latest.start_offset <= start_offset:
             return
-        if self._add(EpochEntry(epoch, start_offset)):
-            self._flush()
+        self._add(EpochEntry(epoch, start_offset))
+        self._flush()
 
-    def _add(self, entry: EpochEntry) -> bool:
+    def _add(self, entry: EpochEntry) -> None:
         removed = []
         while self._entries and (
             self._entries[-1].epoch >= entry.epoch or self._entries[-1].start_offset >= entry.start_offset
@@ -76,7 +76,6 @@ class LeaderEpochFileCache:
         if len(removed) > 1 or (removed and removed[0].start_offset != entry.start_offset):
             log.warning("leader epoch %s replaces non-monotonic entries %s", entry, removed)
         self._entries.append(entry)
-        return True
 
     def epoch_for_offset(self, offset: int) -> int | None:
         """The epoch the record at offset was written in, as far as the cache knows."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Iterable
 
 from wire.records import HEADER_SIZE, BatchHeader, CorruptRecordError, parse_header
 
@@ -139,7 +139,11 @@ class LogSegment:
             self.log.truncate_to(valid_end)
         return truncated
 
-    def _index_batches(self, batches, on_batch: Callable[[BatchHeader], None] | None = None) -> int:
+    def _index_batches(
+        self, batches: Iterable[tuple[int, BatchHeader]], on_batch: Callable[[BatchHeader], None] | None = None
+    ) -> int:
+        """Index the batches from the start of the file (recording the largest timestamp) and return the
+        position after the last one accepted."""
         self.offset_index.rebuild_start()
         self.time_index.rebuild_start()
         self._indexes_present = True

@@ -377,3 +377,99 @@ def test_reads_return_the_batches_from_an_offset(
             assert got[0].base_offset <= offset <= got[0].last_offset
             assert len(got) == 1 or info.size <= max_bytes
     log.close()
+
+
+# -- property: a log behaves as a list of batches under appends, truncation, deletion, rolls and restarts ------
+
+Op = tuple
+
+
+@st.composite
+def operations(draw: st.DrawFn) -> list[Op]:
+    batch = st.tuples(st.integers(1, 4), st.integers(0, 150))
+    op = st.one_of(
+        st.tuples(st.just("append"), st.lists(batch, min_size=1, max_size=3)),
+        st.tuples(st.just("truncate"), st.floats(0, 1)),
+        st.tuples(st.just("delete_before"), st.floats(0, 1)),
+        st.tuples(st.just("retention"), st.integers(0, 3000)),
+        st.tuples(st.just("roll")),
+        st.tuples(st.just("reopen")),
+        st.tuples(st.just("crash")),
+    )
+    return draw(st.lists(op, min_size=1, max_size=30))
+
+
+@pytest.mark.parametrize("engine_kind", ["disk", "memory"])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=operations(), segment_bytes=st.integers(150, 1500), index_interval=st.integers(0, 300), data=st.data())
+def test_log_matches_a_list_of_batches(
+    tmp_path_factory: pytest.TempPathFactory,
+    engine_kind: str,
+    ops: list[Op],
+    segment_bytes: int,
+    index_interval: int,
+    data: st.DataObject,
+) -> None:
+    from .helpers import new_directory
+
+    directory = new_directory(engine_kind, tmp_path_factory.mktemp("model"))
+    config = LogConfig(segment_bytes=segment_bytes, index_interval_bytes=index_interval, flush_on_roll=False)
+    log = Log.open(directory, config)
+    model: list[tuple[int, int, int, bytes]] = []  # (base, last, first record timestamp, stored bytes)
+    start = end = 0
+    for step, op in enumerate(ops):
+        kind = op[0]
+        if kind == "append":
+            offset = end
+            raw = [make_batch(count, value_size=size, timestamp=step * 10) for count, size in op[1]]
+            info = log.append(b"".join(raw), leader_epoch=step, now_ms=NOW)
+            assert info.first_offset == end
+            for one, (count, _) in zip(raw, op[1]):
+                model.append((offset, offset + count - 1, step * 10, as_stored(one, offset, step)))
+                offset += count
+            end = offset
+        elif kind == "truncate":
+            target = start + int(op[1] * (end - start))
+            log.truncate_to(target)
+            if target < end:
+                kept = [b for b in model if b[1] < target]
+                end = kept[-1][1] + 1 if kept else model[0][0] if model else target
+                model = kept
+                start = min(start, end)
+        elif kind == "delete_before":
+            log.high_watermark = end
+            target = start + int(op[1] * (end - start))
+            assert log.delete_records_before(target) == max(start, target)
+            start = max(start, target)
+        elif kind == "retention":
+            log.high_watermark = end
+            log.config = LogConfig(
+                segment_bytes=segment_bytes, index_interval_bytes=index_interval, retention_bytes=op[1],
+                retention_ms=-1, flush_on_roll=False,
+            )
+            log.enforce_retention(NOW)
+            assert log.log_start_offset >= start
+            assert log.log_start_offset == max(start, log.log_segments.first.base_offset)
+            start = log.log_start_offset
+            log.config = config
+        elif kind == "roll":
+            log.roll()
+        elif kind == "reopen":
+            log.close()
+            log = Log.open(directory, config)
+        elif kind == "crash":
+            log = Log.open(directory, config)
+        assert (log.log_start_offset, log.log_end_offset) == (start, end), op
+        visible = [b for b in model if b[1] >= start]
+        assert read_all(log, start, data.draw(st.integers(1, 3000))) == b"".join(b[3] for b in visible)
+        if end > start:
+            offset = data.draw(st.integers(start, end - 1))
+            first = headers(log.read(offset, 1).records)[0]
+            assert first.base_offset <= offset <= first.last_offset
+            ts = data.draw(st.integers(0, len(ops) * 10 + 5))
+            candidates = [
+                (base + j, t0 + j) for base, last, t0, _ in visible for j in range(last - base + 1)
+                if base + j >= start and t0 + j >= ts
+            ]
+            assert log.offset_for_timestamp(ts) == (candidates[0] if candidates else None)
+    log.close()

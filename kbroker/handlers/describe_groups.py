@@ -1,0 +1,27 @@
+"""DescribeGroups (15), v0–6: state, protocol and members (client id and host, metadata and assignment) of
+classic groups.
+
+Member metadata is given only while the group is Stable (as Kafka). An unknown group is "Dead" with no error
+before v6, GROUP_ID_NOT_FOUND from v6 (KIP-1043); so is a KIP-848 group (ConsumerGroupDescribe describes those).
+"""
+from __future__ import annotations
+
+from kbroker.coordinator import group_coordinator
+from kbroker.server.context import RequestContext
+
+KEY, MIN, MAX = 15, 0, 6
+
+NOT_REQUESTED = -2147483648
+# Kafka's group operations with no authorizer: READ, DELETE, DESCRIBE
+GROUP_OPERATIONS = sum(1 << op for op in (3, 6, 8))
+
+
+async def handle(ctx: RequestContext, request: dict) -> dict:
+    coordinator = group_coordinator(ctx.broker)
+    include_ops = ctx.version >= 3 and bool(request.get("include_authorized_operations"))
+    groups = []
+    for group_id in request["groups"]:
+        entry = coordinator.describe_group(group_id, ctx.version)
+        entry["authorized_operations"] = GROUP_OPERATIONS if include_ops and not entry["error_code"] else NOT_REQUESTED
+        groups.append(entry)
+    return {"throttle_time_ms": 0, "groups": groups}

@@ -1,0 +1,52 @@
+"""OffsetCommit (8), v0–9: store a group's committed offsets (and their metadata strings).
+
+A member commits with its generation (classic) or member epoch (KIP-848); generation -1 with no member id is a
+"simple" commit, accepted while the group has no members (and creating the group if needed). v1 carries a commit
+timestamp (ignored, as Kafka does), v2–4 a retention time, v6+ the leader epoch, v7+ the group instance id.
+Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION, as in Kafka.
+"""
+from __future__ import annotations
+
+from kbroker.coordinator import group_coordinator
+from kbroker.server.context import RequestContext
+from wire.errors import ErrorCode
+
+KEY, MIN, MAX = 8, 0, 9
+
+
+async def handle(ctx: RequestContext, request: dict) -> dict:
+    broker = ctx.broker
+    version = ctx.version
+    errors: dict[tuple[str, int], int] = {}
+    valid: list[tuple[str, int, int, int, str | None]] = []
+    for topic in request["topics"]:
+        info = broker.topic(topic["name"])
+        for p in topic["partitions"]:
+            key = (topic["name"], p["partition_index"])
+            if info is None or not 0 <= p["partition_index"] < info.partitions:
+                errors[key] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                continue
+            epoch = p.get("committed_leader_epoch", -1) if version >= 6 else -1
+            valid.append((topic["name"], p["partition_index"], p["committed_offset"], epoch,
+                          p.get("committed_metadata")))
+    if valid:
+        group_error, results = group_coordinator(broker).commit_offsets(
+            version=version,
+            group_id=request["group_id"],
+            generation_id=request.get("generation_id_or_member_epoch", -1) if version >= 1 else -1,
+            member_id=(request.get("member_id") or "") if version >= 1 else "",
+            group_instance_id=request.get("group_instance_id") if version >= 7 else None,
+            retention_time_ms=request.get("retention_time_ms", -1) if 2 <= version <= 4 else -1,
+            partitions=valid,
+        )
+        for topic, partition, *_ in valid:
+            errors[(topic, partition)] = group_error or results.get((topic, partition), ErrorCode.UNKNOWN_SERVER_ERROR)
+    return {
+        "throttle_time_ms": 0,
+        "topics": [
+            {"name": t["name"],
+             "partitions": [{"partition_index": p["partition_index"],
+                             "error_code": int(errors[(t["name"], p["partition_index"])])} for p in t["partitions"]]}
+            for t in request["topics"]
+        ],
+    }

@@ -1,0 +1,80 @@
+"""Fixtures for the group coordinator tests: a broker with short group timeouts, and raw-protocol helpers."""
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from tests.conftest import BrokerProcess
+from tests.rawclient import RawClient
+from wire.codec import decode_response
+
+FAST_GROUPS = ("--set", "group.min.session.timeout.ms=500",
+               "--set", "offsets.retention.check.interval.ms=200")
+
+
+@pytest.fixture(scope="module")
+def fast_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    """One broker per module that accepts short session timeouts (so expiry tests take a second, not six)."""
+    b = BrokerProcess(tmp_path_factory.mktemp("groups") / "data", *FAST_GROUPS).start()
+    yield b
+    b.stop()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, step: float = 0.05, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(step)
+
+
+class Raw(RawClient):
+    """RawClient that can leave a request parked (JoinGroup, SyncGroup) and collect its answer later."""
+
+    def start(self, api_key: int, version: int, body: dict) -> tuple[int, int, int]:
+        return api_key, version, self.send(api_key, version, body)
+
+    def finish(self, pending: tuple[int, int, int], timeout: float = 20.0) -> Any:
+        api_key, version, corr = pending
+        self.sock.settimeout(timeout)
+        got, response = decode_response(api_key, version, self.recv_frame())
+        assert got == corr
+        return response
+
+
+@pytest.fixture
+def raw_factory(fast_broker: BrokerProcess) -> Iterator[Callable[[], Raw]]:
+    clients: list[Raw] = []
+
+    def make() -> Raw:
+        c = Raw(fast_broker.bootstrap, timeout=30)
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    with RawClient(bootstrap) as c:
+        resp = c.request(19, 5, {"topics": [{"name": name, "num_partitions": partitions, "replication_factor": 1,
+                                             "assignments": [], "configs": []}],
+                                 "timeout_ms": 5000, "validate_only": False})
+        assert resp["topics"][0]["error_code"] in (0, 36), resp
+
+
+def data_dir_of(broker: BrokerProcess) -> Path:
+    assert broker.data_dir is not None
+    return broker.data_dir
