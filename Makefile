@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: run test install install-test bench clean
+.PHONY: run test install install-test bench compat clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ run: install
 
 test: install-test
 	$(PY) -m pytest -q
+
+compat: install
+	$(PY) compat/run.py --install --check-baseline
 
 bench: install-test
 	$(PY) bench/produce_consume.py

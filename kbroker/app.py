@@ -1,6 +1,8 @@
 """Running a broker: the Broker, its listener and background tasks under one task group.
 
 `run_broker` is what `kbroker serve` calls; `start_broker` lets tests and the pytest plugin run one in-process.
+Beside the Kafka listener, a broker may serve Prometheus metrics (`metrics_listen`) and the fault-injection
+control endpoint (`control_listen`) over HTTP; every broker carries a `faults` object (kbroker.faults).
 """
 from __future__ import annotations
 
@@ -16,6 +18,10 @@ import anyio
 
 from kbroker.broker import Broker, Endpoint
 from kbroker.config import BrokerConfig
+from kbroker.coordinator.transactions import transaction_coordinator
+from kbroker.control import ControlServer
+from kbroker.faults import Faults
+from kbroker.metrics import Metrics
 from kbroker.server.listener import Server
 
 log = logging.getLogger("kbroker")
@@ -28,6 +34,9 @@ class Settings:
     advertised_host: str | None = None
     advertised_port: int | None = None
     data_dir: Path | None = Path("./kbroker-data")  # None: in memory
+    metrics_listen: tuple[str, int] | None = None  # serve Prometheus metrics over HTTP there
+    control_listen: tuple[str, int] | None = None  # serve the fault-injection endpoint over HTTP there
+    metrics: bool = False  # collect metrics even without an HTTP listener (in-process tests read them directly)
 
 
 @dataclass
@@ -35,6 +44,8 @@ class Running:
     broker: Broker
     server: Server
     port: int
+    metrics_port: int | None = None
+    control_port: int | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -49,24 +60,51 @@ async def start_broker(settings: Settings, config: BrokerConfig) -> AsyncIterato
         host = socket.getfqdn()  # a wildcard is no address a client can connect to
     advertised = Endpoint(host, settings.advertised_port or settings.port)
     broker = Broker(config, data_dir=settings.data_dir, advertised=advertised)
+    broker.faults = Faults(broker)  # type: ignore[attr-defined]
     try:
         async with anyio.create_task_group() as tg:
             server = Server(broker, settings.host, settings.port)
+            if settings.metrics or settings.metrics_listen:
+                broker.metrics = Metrics(broker, server)  # type: ignore[attr-defined]
             port = await tg.start(server.serve)
             if settings.advertised_port is None:
                 broker.advertised = Endpoint(advertised.host, port)
             await tg.start(broker.run_background)
+            await tg.start(transaction_coordinator(broker).run)
+            http_ports = await _start_http(tg, broker, settings)
             try:
-                yield Running(broker, server, port)
+                yield Running(broker, server, port, http_ports.get("metrics"), http_ports.get("control"))
             finally:
                 tg.cancel_scope.cancel()
     finally:
         broker.close()
 
 
+async def _start_http(tg: anyio.abc.TaskGroup, broker: Broker, settings: Settings) -> dict[str, int]:
+    """Start the metrics and control HTTP listeners (one listener when both name the same address)."""
+    wanted: dict[tuple[str, int], set[str]] = {}
+    if settings.metrics_listen:
+        wanted.setdefault(tuple(settings.metrics_listen), set()).add("metrics")  # type: ignore[arg-type]
+    if settings.control_listen:
+        wanted.setdefault(tuple(settings.control_listen), set()).add("control")  # type: ignore[arg-type]
+    ports: dict[str, int] = {}
+    for (host, port), roles in wanted.items():
+        http = ControlServer(broker, host, port, control="control" in roles, metrics="metrics" in roles)
+        bound = await tg.start(http.serve)
+        for role in roles:
+            ports[role] = bound
+    return ports
+
+
 async def run_broker(settings: Settings, config: BrokerConfig) -> None:
     async with start_broker(settings, config) as running:
         where = "in memory" if settings.data_dir is None else f"data in {settings.data_dir}"
+        if running.metrics_port is not None:
+            host = settings.metrics_listen[0] if settings.metrics_listen else ""
+            print(f"kbroker metrics: http://{_url_host(host)}:{running.metrics_port}/metrics", flush=True)
+        if running.control_port is not None:
+            host = settings.control_listen[0] if settings.control_listen else ""
+            print(f"kbroker control: http://{_url_host(host)}:{running.control_port}/", flush=True)
         print(
             f"kbroker ready: listening on {settings.host}:{running.port}, advertised as {running.bootstrap}, "
             f"node {running.broker.node_id}, {where}",
@@ -76,3 +114,9 @@ async def run_broker(settings: Settings, config: BrokerConfig) -> None:
             async for signum in signals:
                 log.info("received %s, shutting down", signal.Signals(signum).name)
                 return
+
+
+def _url_host(host: str) -> str:
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host

@@ -11,10 +11,12 @@ from pathlib import Path
 import anyio
 
 from kbroker.config import BrokerConfig
-from kbroker.log import LogManager
+from kbroker.log import LogManager, OffsetOutOfRange
+from kbroker.log.cleaner import CleanerConfig, CleanTarget, LogCleaner
 from kbroker.metadata import INTERNAL_TOPICS, MetadataStore, TopicInfo, validate_topic_name
 from kbroker.partition import Partition
-from kbroker.topic_config import effective, log_config, validate_topic_configs
+from kbroker.quotas import QuotaManager
+from kbroker.topic_config import cleanup_policy, effective, log_config, validate_topic_configs, value_of
 from wire.errors import ErrorCode, KafkaError
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,18 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _setting(config: BrokerConfig, key: str, default: int) -> int:
+    """An int setting the config table may not declare (kept unparsed then)."""
+    try:
+        value = config[key]
+    except KeyError:
+        value = config.unknown.get(key)
+    try:
+        return default if value is None else int(value)
+    except ValueError:
+        return default
+
+
 class Broker:
     def __init__(
         self,
@@ -44,10 +58,22 @@ class Broker:
         self.node_id: int = config["node.id"]
         self.advertised = advertised
         self.in_memory = data_dir is None
+        if data_dir is not None and "log.dirs" not in config.static and "log.dir" not in config.static:
+            config.static["log.dirs"] = str(data_dir)  # given as --data-dir: what Kafka would show as log.dirs
         self.metadata = MetadataStore(data_dir, self.node_id, config["cluster.id"])
+        # dynamic broker configs (AlterConfigs on the broker) outlive restarts, as in Kafka's metadata log
+        config.set_dynamic(False, self.metadata.broker_configs_default)
+        config.set_dynamic(True, self.metadata.broker_configs_node)
         self.logs = LogManager(data_dir, in_memory=data_dir is None)
         self.partitions: dict[tuple[str, int], Partition] = {}
         self._load()
+        self.quotas = QuotaManager(self)
+        self.cleaner = LogCleaner(
+            self.clean_targets,
+            backoff_ms=lambda: self.config["log.cleaner.backoff.ms"],
+            dedupe_buffer_bytes=lambda: self.config["log.cleaner.dedupe.buffer.size"],
+            enabled=lambda: self.config["log.cleaner.enable"],
+        )
 
     # -- start-up and shut-down
 
@@ -68,20 +94,71 @@ class Broker:
             self.logs.delete(topic, index)
 
     async def run_background(self, task_status: anyio.abc.TaskStatus = anyio.TASK_STATUS_IGNORED) -> None:
-        """Retention, for as long as the broker runs; cancelled with it."""
-        task_status.started()
-        interval = max(self.config["log.retention.check.interval.ms"], 100) / 1000
+        """Retention, the log cleaner and producer id expiration, for as long as the broker runs; cancelled with it."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._run_producer_expiration)
+            await tg.start(self.cleaner.run)
+            task_status.started()
+            interval = max(self.config["log.retention.check.interval.ms"], 100) / 1000
+            while True:
+                await anyio.sleep(interval)
+                self.enforce_retention()
+
+    async def _run_producer_expiration(self) -> None:
+        """Forget idle producers (producer.id.expiration.ms) every producer.id.expiration.check.interval.ms."""
+        interval = max(_setting(self.config, "producer.id.expiration.check.interval.ms", 600000), 10) / 1000
         while True:
             await anyio.sleep(interval)
-            self.enforce_retention()
+            self.expire_producers()
+
+    def expire_producers(self, now: int | None = None) -> int:
+        expiration_ms = _setting(self.config, "producer.id.expiration.ms", 86400000)
+        now = now_ms() if now is None else now
+        removed = 0
+        for partition in list(self.partitions.values()):
+            try:
+                removed += partition.log.remove_expired_producers(now, expiration_ms)
+            except Exception:  # one broken log must not stop the others
+                log.exception("producer expiration failed for %s-%d", partition.topic, partition.index)
+        return removed
 
     def enforce_retention(self) -> None:
+        """One retention pass. As Kafka does, a partition whose newest records are all past retention.ms gets
+        its active segment rolled so that it can go too (the log start then meets the log end)."""
         now = now_ms()
-        for partition in self.partitions.values():
+        for partition in list(self.partitions.values()):
+            plog = partition.log
             try:
-                partition.log.enforce_retention(now)
+                retention_ms = plog.config.retention_ms
+                active = plog.active_segment
+                if (retention_ms >= 0 and active.size > 0 and plog.high_watermark >= plog.log_end_offset
+                        and now - active.largest_timestamp > retention_ms):
+                    plog.roll()
+                plog.enforce_retention(now)
             except Exception:  # one broken log must not stop retention of the others
                 log.exception("retention failed for %s-%d", partition.topic, partition.index)
+
+    def clean_targets(self) -> list[CleanTarget]:
+        """The partitions of compacted topics, with their cleaning settings as of now."""
+        targets = []
+        for (topic, index), partition in list(self.partitions.items()):
+            info = self.metadata.topics.get(topic)
+            if info is None or not cleanup_policy(info.configs, self.config)[1]:
+                continue
+            targets.append(CleanTarget(f"{topic}-{index}", partition.log, self.cleaner_config(info),
+                                       stable_offset=getattr(partition, "last_stable_offset", None)))
+        return targets
+
+    def cleaner_config(self, info: TopicInfo) -> CleanerConfig:
+        def get(key: str):  # type: ignore[no-untyped-def]
+            return value_of(key, info.configs, self.config)
+
+        return CleanerConfig(
+            delete_retention_ms=int(get("delete.retention.ms")),
+            min_compaction_lag_ms=int(get("min.compaction.lag.ms")),
+            max_compaction_lag_ms=int(get("max.compaction.lag.ms")),
+            min_cleanable_ratio=float(get("min.cleanable.dirty.ratio")),
+        )
 
     def close(self) -> None:
         self.logs.close_all()
@@ -90,6 +167,83 @@ class Broker:
 
     def log_config_for(self, info: TopicInfo):  # type: ignore[no-untyped-def]
         return log_config(info.configs, self.config)
+
+    def apply_log_config(self, info: TopicInfo) -> None:
+        """Give the topic's partition logs its current settings (after a topic or broker config change); the
+        logs read them at their next append, roll or retention pass."""
+        cfg = self.log_config_for(info)
+        for index in range(info.partitions):
+            partition = self.partitions.get((info.name, index))
+            if partition is not None:
+                partition.log.config = cfg
+
+    def alter_topic_configs(self, name: str, configs: dict[str, str | None], *, validate_only: bool) -> None:
+        """Replace a topic's configs (AlterConfigs, IncrementalAlterConfigs); INVALID_CONFIG when they do not
+        validate, UNKNOWN_TOPIC_OR_PARTITION for no such topic. Applied live."""
+        validate_topic_name(name)
+        clean = validate_topic_configs(configs, self.config)
+        info = self.metadata.topics.get(name)
+        if info is None:
+            raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"The topic '{name}' does not exist.")
+        if validate_only:
+            return
+        self.metadata.set_configs(name, clean)
+        self.apply_log_config(info)
+        log.info("topic %s configs now %s", name, clean or "{}")
+
+    def alter_broker_configs(self, per_broker: bool, configs: dict[str, str], *, validate_only: bool) -> None:
+        """Replace one dynamic broker config layer (resource "<node id>" or ""); INVALID_REQUEST (as Kafka, see
+        KAFKA-13609) when a key cannot be changed dynamically or a value does not parse. Applied live: every
+        topic's logs get the new defaults."""
+        from kbroker.config import KAFKA_KEYS, check_value
+
+        read_only = sorted(k for k in configs if k in KAFKA_KEYS and not KAFKA_KEYS[k].dynamic)
+        if read_only:
+            raise KafkaError(ErrorCode.INVALID_REQUEST,
+                             f"Cannot update these configs dynamically: Set({', '.join(read_only)})")
+        if not per_broker:
+            per_broker_only = sorted(k for k in configs if k in KAFKA_KEYS and KAFKA_KEYS[k].mode == "per-broker")
+            if per_broker_only:
+                raise KafkaError(ErrorCode.INVALID_REQUEST, "Cannot update these configs at default cluster level, "
+                                 f"broker id must be specified: Set({', '.join(per_broker_only)})")
+        for key, value in configs.items():
+            try:
+                check_value(key, value)
+            except ValueError as exc:
+                raise KafkaError(ErrorCode.INVALID_REQUEST, str(exc)) from exc
+        if validate_only:
+            return
+        self.config.set_dynamic(per_broker, configs)
+        self.metadata.set_broker_configs(per_broker, configs)
+        for info in list(self.metadata.topics.values()):
+            self.apply_log_config(info)
+        log.info("dynamic %s broker configs now %s", "per-broker" if per_broker else "cluster-default",
+                 configs or "{}")
+
+    def delete_records(self, topic: str, index: int, offset: int) -> int:
+        """DeleteRecords: move the partition's log start offset up to offset (-1: the high watermark); the new
+        low watermark. OFFSET_OUT_OF_RANGE beyond the high watermark, POLICY_VIOLATION on a compacted-only
+        topic (Kafka's rule)."""
+        partition = self.partitions.get((topic, index))
+        info = self.metadata.topics.get(topic)
+        if partition is None or info is None:
+            raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        if not cleanup_policy(info.configs, self.config)[0]:
+            raise KafkaError(ErrorCode.POLICY_VIOLATION,
+                             f"Records of partition {topic}-{index} can not be deleted due to the configured policy")
+        plog = partition.log
+        if offset == -1:
+            offset = plog.high_watermark
+        if offset < 0:
+            raise KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE,
+                             f"Cannot increment the log start offset to {offset} of partition {topic}-{index} "
+                             "since it is larger than the high watermark " + str(plog.high_watermark))
+        try:
+            return plog.delete_records_before(offset)
+        except OffsetOutOfRange as exc:
+            raise KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE,
+                             f"Cannot increment the log start offset to {offset} of partition {topic}-{index} "
+                             f"since it is larger than the high watermark {plog.high_watermark}") from exc
 
     def topic_config(self, topic: str, key: str) -> str:
         info = self.metadata.topics[topic]
@@ -126,7 +280,7 @@ class Broker:
                 f"Unable to replicate the partition {replication_factor} time(s): The target replication factor of "
                 f"{replication_factor} cannot be reached because only 1 broker(s) are registered.",
             )
-        return num_partitions, replication_factor, validate_topic_configs(configs)
+        return num_partitions, replication_factor, validate_topic_configs(configs, self.config)
 
     def create_topic(self, name: str, num_partitions: int, configs: dict[str, str]) -> TopicInfo:
         info = self.metadata.add_topic(name, num_partitions, configs)

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 import anyio
@@ -46,13 +48,55 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--set", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
                    help="set a server.properties key (repeatable; wins over --config)")
     s.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    s.add_argument("--log-format", choices=("text", "json"), default="text",
+                   help="log lines as text (default) or as one JSON object per line")
+    s.add_argument("--metrics-listen", type=_host_port, metavar="HOST:PORT",
+                   help="serve Prometheus metrics at http://HOST:PORT/metrics (needs kbroker[metrics]; port 0 picks one)")
+    s.add_argument("--control-listen", type=_host_port, metavar="HOST:PORT",
+                   help="serve the fault-injection HTTP endpoint there (for tests; no authentication)")
     return p
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts (RFC 3339, UTC), level, logger, message, and exc_info when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            out["exc_info"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def setup_logging(level: str, fmt: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(args.log_level, args.log_format)
+    if args.metrics_listen:
+        from kbroker.metrics import available
+
+        if not available():
+            print("kbroker: --metrics-listen needs prometheus_client: pip install 'kbroker[metrics]'", file=sys.stderr)
+            return 2
+        import prometheus_client
+
+        prometheus_client.disable_created_metrics()  # no *_created series: this process is the broker's own
     config = BrokerConfig()
     try:
         if args.config:
@@ -66,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = None if args.in_memory else (args.data_dir or Path(config["log.dirs"].split(",")[0]))
     adv = args.advertised_listener
     settings = Settings(host=args.listen[0], port=args.listen[1], advertised_host=adv[0] if adv else None,
-                        advertised_port=adv[1] if adv else None, data_dir=data_dir)
+                        advertised_port=adv[1] if adv else None, data_dir=data_dir,
+                        metrics_listen=args.metrics_listen, control_listen=args.control_listen)
     try:
         anyio.run(run_broker, settings, config)
     except KeyboardInterrupt:

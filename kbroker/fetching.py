@@ -3,7 +3,8 @@
 Limits follow KIP-74: each partition gets at most partition_max_bytes and the response at most max_bytes, except
 that the first partition with data returns its first batch whole even when larger, so a consumer is never stuck
 behind a big batch. A fetch that has less than min_bytes waits until any of its partitions is appended to, or
-max_wait_ms passes, then reads again.
+max_wait_ms passes, then reads again. read_committed reads stop at the last stable offset and list the aborted
+transactions among the records returned (a transaction marker wakes waiting fetches like any append).
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ def read_partitions(broker, reads: list[PartitionRead], max_bytes: int, isolatio
     for r in reads:
         part: Partition | None = broker.partition(r.topic, r.index)
         r.records = b""
+        r.aborted = None
         if part is None:
             r.error_code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
             r.high_watermark = r.last_stable_offset = r.log_start_offset = -1
@@ -57,7 +59,10 @@ def read_partitions(broker, reads: list[PartitionRead], max_bytes: int, isolatio
         r.high_watermark = data.high_watermark
         r.last_stable_offset = data.last_stable_offset
         r.log_start_offset = data.log_start_offset
-        r.aborted = [] if isolation == READ_COMMITTED else None
+        if isolation == READ_COMMITTED:
+            r.aborted = [{"producer_id": pid, "first_offset": first} for pid, first in data.aborted or ()]
+        else:
+            r.aborted = None
         size = len(data.records)
         if size:
             min_one = False

@@ -1,7 +1,9 @@
 """Topics, their partitions and configs, and the cluster's identity: the broker's view of the cluster.
 
 Kept in `topics.json` and `meta.properties` in the data directory (replaced atomically on each change), or only
-in memory. The partition logs themselves belong to kbroker.log.
+in memory. Beside the topics, `topics.json` holds what Kafka keeps in its metadata log for the cluster: dynamic
+broker configs (cluster default and per broker), client quotas and SCRAM credentials. The partition logs
+themselves belong to kbroker.log.
 """
 from __future__ import annotations
 
@@ -71,6 +73,13 @@ class MetadataStore:
         # producer ids are handed out from a block whose end is stored, so none is reused after a restart
         self.next_producer_id = 0
         self.producer_id_block_end = 0
+        # dynamic broker configs: resource "" (cluster-wide default) and resource "<node id>"
+        self.broker_configs_default: dict[str, str] = {}
+        self.broker_configs_node: dict[str, str] = {}
+        # client quotas: entity (sorted (type, name) pairs) -> {quota key: value}
+        self.client_quotas: dict[tuple[tuple[str, str | None], ...], dict[str, float]] = {}
+        # SCRAM credentials: user -> mechanism id -> {"iterations", "salt", "salted_password"} (hex strings)
+        self.scram: dict[str, dict[int, dict]] = {}
         if data_dir is not None:
             data_dir.mkdir(parents=True, exist_ok=True)
             self._load_identity(cluster_id)
@@ -97,6 +106,14 @@ class MetadataStore:
             return
         stored = json.loads(path.read_text())
         self.next_producer_id = self.producer_id_block_end = int(stored.get("producer_id_block_end", 0))
+        broker_configs = stored.get("broker_configs") or {}
+        self.broker_configs_default = dict(broker_configs.get("default") or {})
+        self.broker_configs_node = dict(broker_configs.get("node") or {})
+        for entry in stored.get("client_quotas") or []:
+            entity = tuple((str(t), n) for t, n in entry["entity"])
+            self.client_quotas[entity] = {str(k): float(v) for k, v in entry["values"].items()}
+        for user, mechanisms in (stored.get("scram") or {}).items():
+            self.scram[user] = {int(m): dict(c) for m, c in mechanisms.items()}
         for obj in stored.get("topics", []):
             info = TopicInfo.from_json(obj)
             self.topics[info.name] = info
@@ -106,7 +123,13 @@ class MetadataStore:
         if self.data_dir is None:
             return
         body = json.dumps({"producer_id_block_end": self.producer_id_block_end,
-                           "topics": [t.to_json() for t in self.topics.values()]}, indent=1)
+                           "topics": [t.to_json() for t in self.topics.values()],
+                           "broker_configs": {"default": self.broker_configs_default,
+                                              "node": self.broker_configs_node},
+                           "client_quotas": [{"entity": [list(pair) for pair in entity], "values": values}
+                                             for entity, values in self.client_quotas.items()],
+                           "scram": {user: {str(m): c for m, c in mechs.items()} for user, mechs in self.scram.items()},
+                           }, indent=1)
         _atomic_write(self.data_dir / "topics.json", body)
 
     # -- changes
@@ -138,6 +161,21 @@ class MetadataStore:
 
     def set_configs(self, name: str, configs: dict[str, str]) -> None:
         self.topics[name].configs = dict(configs)
+        self.save()
+
+    def set_broker_configs(self, per_broker: bool, configs: dict[str, str]) -> None:
+        if per_broker:
+            self.broker_configs_node = dict(configs)
+        else:
+            self.broker_configs_default = dict(configs)
+        self.save()
+
+    def set_client_quotas(self, quotas: dict[tuple[tuple[str, str | None], ...], dict[str, float]]) -> None:
+        self.client_quotas = {entity: dict(values) for entity, values in quotas.items() if values}
+        self.save()
+
+    def set_scram(self, credentials: dict[str, dict[int, dict]]) -> None:
+        self.scram = {user: dict(mechs) for user, mechs in credentials.items() if mechs}
         self.save()
 
 

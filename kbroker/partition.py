@@ -1,14 +1,21 @@
 """One partition as this broker leads it: its log, its leader epoch, and the fetchers waiting for data.
 
 The produce path's per-partition checks live here (batch framing and CRC, size limits, timestamp type), so
-handlers stay thin and replication (later) can hook the high watermark in one place.
+handlers stay thin and replication (later) can hook the high watermark in one place. The log checks producer
+sequences and epochs; this layer adds the transaction check of KIP-890 (a producer's first transactional batch in
+a partition is accepted only if its transaction coordinator has the partition in the open transaction), writes
+the coordinators' batches (transaction markers, transactional offset commits), and serves read_committed reads:
+up to the last stable offset, with the aborted transactions of the range.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
+
 import anyio
 
 from kbroker.log import Log, OffsetOutOfRange
+from kbroker.log.producer_state import AppendOrigin
 from wire import records as rec
 from wire.errors import ErrorCode, KafkaError
 
@@ -16,11 +23,16 @@ READ_UNCOMMITTED = 0
 READ_COMMITTED = 1
 
 
+TxnVerifier = Callable[[int, int], int]
+"""verify(producer id, producer epoch) -> error code (0: the partition is in the producer's open transaction)."""
+
+
 @dataclass
 class ProduceResult:
     base_offset: int
     log_append_time_ms: int
     log_start_offset: int
+    duplicate: bool = False
 
 
 @dataclass
@@ -29,6 +41,8 @@ class FetchedData:
     high_watermark: int
     last_stable_offset: int
     log_start_offset: int
+    aborted: list[tuple[int, int]] | None = field(default=None)
+    """read_committed: (producer id, first offset) of the aborted transactions overlapping the records."""
 
 
 class Partition:
@@ -50,10 +64,13 @@ class Partition:
         log_append_time: bool,
         one_batch: bool = False,
         zstd_allowed: bool = True,
+        verify_txn: TxnVerifier | None = None,
     ) -> ProduceResult:
         """Validate the batches (framing, CRC, limits) and append them; KafkaError with Kafka's code if refused.
 
         `one_batch`: Produce v3+ must carry exactly one batch per partition. `zstd_allowed`: zstd needs v7+.
+        `verify_txn`: asked before a producer's first transactional batch in this partition (KIP-890).
+        A retried batch the log already holds is acknowledged with its first offsets (duplicate=True).
         """
         if not records:
             raise KafkaError(ErrorCode.CORRUPT_MESSAGE, "Produce request carried no records")
@@ -74,16 +91,52 @@ class Partition:
                 raise KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, "zstd needs Produce v7 or later")
             if header.max_timestamp == rec.NO_TIMESTAMP and not header.is_log_append_time and not log_append_time:
                 fix_max_timestamp.append(pos)
+        if verify_txn is not None:
+            self._verify_transaction(batches, verify_txn)
         if fix_max_timestamp:
             # some clients (sarama 1.22) leave maxTimestamp at -1; Kafka recomputes it from the records
             records = bytearray(records)
             for pos in fix_max_timestamp:
                 rec.set_max_timestamp(records, pos, rec.records_max_timestamp(records, pos))
         info = self.log.append(records, leader_epoch=self.leader_epoch, now_ms=now_ms, log_append_time=log_append_time)
+        if info.duplicate:
+            return ProduceResult(info.first_offset, info.log_append_time_ms, self.log.log_start_offset, True)
+        self._appended()
+        return ProduceResult(info.first_offset, info.log_append_time_ms, self.log.log_start_offset)
+
+    def _verify_transaction(self, batches: list[tuple[int, rec.BatchHeader]], verify: TxnVerifier) -> None:
+        state = self.log.producer_state
+        for _, header in batches:
+            if not header.is_transactional or header.producer_id < 0:
+                continue
+            if state.has_ongoing_txn(header.producer_id):
+                continue
+            error = verify(header.producer_id, header.producer_epoch)
+            if error:
+                raise KafkaError(ErrorCode(error), f"Transactional batch of producer {header.producer_id} to "
+                                 f"{self.topic}-{self.index} is not part of an open transaction")
+
+    def append_coordinator_batch(self, batch: bytes, *, now_ms: int) -> int:
+        """Append a batch written by a coordinator (a transactional offset commit): producer epochs are checked,
+        sequences are not. Returns its base offset."""
+        info = self.log.append(batch, leader_epoch=self.leader_epoch, now_ms=now_ms, origin=AppendOrigin.COORDINATOR)
+        self._appended()
+        return info.first_offset
+
+    def write_txn_marker(self, commit: bool, *, producer_id: int, producer_epoch: int, coordinator_epoch: int,
+                         now_ms: int) -> int:
+        """Append a COMMIT or ABORT marker for the producer's transaction in this partition; its offset.
+        KafkaError (INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED) if the log refuses it."""
+        batch = rec.build_control_batch(commit, producer_id=producer_id, producer_epoch=producer_epoch,
+                                        coordinator_epoch=coordinator_epoch, timestamp=now_ms)
+        info = self.log.append(batch, leader_epoch=self.leader_epoch, now_ms=now_ms, origin=AppendOrigin.COORDINATOR)
+        self._appended()
+        return info.first_offset
+
+    def _appended(self) -> None:
         # a single replica: everything appended is committed
         self.log.high_watermark = self.log.log_end_offset
         self._wake()
-        return ProduceResult(info.first_offset, info.log_append_time_ms, self.log.log_start_offset)
 
     # -- fetch
 
@@ -93,7 +146,7 @@ class Partition:
 
     @property
     def last_stable_offset(self) -> int:
-        return self.log.high_watermark
+        return self.log.last_stable_offset
 
     def read(self, offset: int, max_bytes: int, *, isolation: int, min_one_batch: bool) -> FetchedData:
         hw = self.high_watermark
@@ -103,7 +156,13 @@ class Partition:
             info = self.log.read(offset, max_bytes, max_offset=limit, min_one_batch=min_one_batch)
         except OffsetOutOfRange as exc:
             raise KafkaError(ErrorCode.OFFSET_OUT_OF_RANGE, str(exc)) from exc
-        return FetchedData(info.records, hw, lso, self.log.log_start_offset)
+        aborted = None
+        if isolation == READ_COMMITTED:
+            aborted = []
+            if info.records:
+                aborted = [(t.producer_id, t.first_offset)
+                           for t in self.log.collect_aborted_transactions(offset, info.next_offset)]
+        return FetchedData(info.records, hw, lso, self.log.log_start_offset, aborted)
 
     def check_leader_epoch(self, current_leader_epoch: int) -> None:
         if current_leader_epoch < 0 or current_leader_epoch == self.leader_epoch:

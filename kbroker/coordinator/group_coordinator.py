@@ -20,6 +20,7 @@ import anyio
 
 from kbroker.coordinator.classic import CONSUMER_PROTOCOL_TYPE, ClassicGroup, ClassicMember, ClassicState, wall_ms
 from kbroker.coordinator.records import (
+    ConsumerGroupRecord,
     GroupMetadata,
     GroupRecord,
     MemberMetadata,
@@ -34,7 +35,7 @@ from wire.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
     from kbroker.broker import Broker
-    from kbroker.coordinator.consumer import ConsumerGroup
+    from kbroker.coordinator.consumer import ConsumerGroup, ConsumerGroupManager
 
 log = logging.getLogger(__name__)
 
@@ -102,21 +103,24 @@ class GroupCoordinator:
     # configuration, loading, the background task
 
     def cfg(self, key: str) -> Any:
-        """A broker setting: from the config table, else (a key config.py does not declare, kept by BrokerConfig
-        as unknown) parsed like its default here, else the default."""
-        values = getattr(self._config, "values", None)
-        if values is not None and key in values:
-            return values[key]
-        if isinstance(self._config, dict) and key in self._config:
-            return self._config[key]
-        unknown = getattr(self._config, "unknown", None) or {}
-        default = DEFAULTS[key]
-        if key in unknown:
+        """A broker setting (any of Kafka's broker keys through BrokerConfig), else the default here."""
+        config = self._config
+        if config is None:
+            return DEFAULTS[key]
+        if isinstance(config, dict):
+            return config.get(key, DEFAULTS[key])
+        try:
+            value = config[key]
+        except (KeyError, ValueError):
+            value = None
+        if value is None:
+            text = (getattr(config, "unknown", None) or {}).get(key)
+            default = DEFAULTS[key]
             try:
-                return type(default)(unknown[key])
+                return type(default)(text) if text is not None else default
             except ValueError:
-                log.warning("ignoring bad value %r of %s", unknown[key], key)
-        return default
+                return default
+        return value
 
     @property
     def loaded(self) -> bool:
@@ -164,6 +168,8 @@ class GroupCoordinator:
             if isinstance(group, ClassicGroup):
                 for member in group.members.values():
                     self._reschedule_heartbeat(group, member)
+        if any(not isinstance(g, ClassicGroup) for g in self.groups.values()):
+            self.consumer_groups.on_loaded()
         offsets = sum(len(v) for v in self.offsets.values())
         if groups or offsets:
             log.info("group coordinator loaded %d group(s) and %d committed offset(s)", groups, offsets)
@@ -244,6 +250,9 @@ class GroupCoordinator:
             self.store.append(group_id, records, wall_ms())
 
     def _replay(self, record: StoredRecord) -> None:
+        if isinstance(record, ConsumerGroupRecord):
+            self.consumer_groups.replay(record)
+            return
         if isinstance(record, OffsetRecord):
             if record.value is None:
                 group_offsets = self.offsets.get(record.group_id)
@@ -351,7 +360,7 @@ class GroupCoordinator:
             if not existing.is_empty:
                 # classic members joining a KIP-848 group (online migration) are not supported here
                 return completed(join_response(E.INCONSISTENT_GROUP_PROTOCOL, ""))
-            del self.groups[group_id]  # an empty consumer group becomes a classic one (offsets stay)
+            self.consumer_groups.drop_empty(group_id)  # an empty consumer group becomes a classic one
             existing = None
         unknown = member_id == ""
         if existing is None:
@@ -903,6 +912,49 @@ class GroupCoordinator:
             return E.REBALANCE_IN_PROGRESS
         return E.NONE
 
+    def validate_transactional_offset_commit(self, *, group_id: str, member_id: str, group_instance_id: str | None,
+                                             generation_id: int) -> int:
+        """The group checks of a TxnOffsetCommit (Kafka's validateOffsetCommit for a transactional commit: no
+        state requirement, and a group that does not exist is fine with generation -1)."""
+        error = self._ready()
+        if error:
+            return error
+        if not group_id:
+            return E.INVALID_GROUP_ID
+        group = self.groups.get(group_id)
+        if group is None:
+            return E.NONE if generation_id < 0 else E.ILLEGAL_GENERATION
+        if isinstance(group, ClassicGroup):
+            if group.is_in(ClassicState.DEAD):
+                return E.COORDINATOR_NOT_AVAILABLE
+            if generation_id < 0 and group.is_in(ClassicState.EMPTY):
+                return E.NONE
+            if generation_id >= 0 or member_id or group_instance_id is not None:
+                error = self._validate_member(group, member_id, group_instance_id)
+                if error:
+                    return error
+                if generation_id != group.generation_id:
+                    return E.ILLEGAL_GENERATION
+            return E.NONE
+        error = self._consumer().validate_commit(group, member_id, group_instance_id, generation_id, 9)
+        return E.ILLEGAL_GENERATION if error == E.STALE_MEMBER_EPOCH else error
+
+    def commit_transactional_offsets(self, group_id: str, offsets: dict[tuple[str, int], OffsetAndMetadata]) -> None:
+        """Make the offsets of a committed transaction the group's committed offsets, durably (written again as
+        plain records: replay skips transactional batches). KafkaError when they could not be stored."""
+        error = self._ready()
+        if error:
+            raise KafkaError(ErrorCode(error), "the group coordinator is loading")
+        self._append(group_id, [OffsetRecord(group_id, t, p, v) for (t, p), v in offsets.items()])
+        self.offsets.setdefault(group_id, {}).update(offsets)
+        if group_id not in self.groups:
+            self.groups[group_id] = ClassicGroup(group_id)
+
+    def _pending_transactional(self, group_id: str, topic: str, partition: int) -> bool:
+        txn = getattr(self.broker, "transaction_coordinator", None) if self.broker is not None else None
+        check = getattr(txn, "has_pending_offsets", None)
+        return bool(check is not None and check(group_id, topic, partition))
+
     def fetch_offsets(
         self,
         group_id: str,
@@ -926,22 +978,20 @@ class GroupCoordinator:
         dead = group is None or (isinstance(group, ClassicGroup) and group.is_in(ClassicState.DEAD))
         stored = {} if dead else self.offsets.get(group_id, {})
         out: list[tuple[str, list[tuple[int, int, int, str, int]]]] = []
+        def row(topic: str, partition: int, value: OffsetAndMetadata | None) -> tuple[int, int, int, str, int]:
+            if require_stable and self._pending_transactional(group_id, topic, partition):
+                return (partition, -1, -1, "", int(E.UNSTABLE_OFFSET_COMMIT))
+            if value is None:
+                return (partition, -1, -1, "", 0)
+            return (partition, value.offset, value.leader_epoch, value.metadata, 0)
+
         if topics is None:
             by_topic: dict[str, list[tuple[int, int, int, str, int]]] = {}
-            for (topic, partition), value in stored.items():
-                by_topic.setdefault(topic, []).append((partition, value.offset, value.leader_epoch, value.metadata, 0))
-            for topic in by_topic:
-                by_topic[topic].sort()
+            for (topic, partition), value in sorted(stored.items()):
+                by_topic.setdefault(topic, []).append(row(topic, partition, value))
             return E.NONE, list(by_topic.items())
         for topic, partitions in topics:
-            rows = []
-            for partition in partitions:
-                value = stored.get((topic, partition))
-                if value is None:
-                    rows.append((partition, -1, -1, "", 0))
-                else:
-                    rows.append((partition, value.offset, value.leader_epoch, value.metadata, 0))
-            out.append((topic, rows))
+            out.append((topic, [row(topic, p, stored.get((topic, p))) for p in partitions]))
         return E.NONE, out
 
     def delete_offsets(self, group_id: str, topics: list[tuple[str, list[int]]]) -> tuple[int, list[tuple[str, list[tuple[int, int]]]]]:
@@ -1021,8 +1071,8 @@ class GroupCoordinator:
                         else:
                             all_expired = False
             delete_group = all_expired and group.is_empty
-            if delete_group and isinstance(group, ClassicGroup):
-                records.append(GroupRecord(group_id, None))
+            if delete_group:
+                records.extend(self._group_tombstones(group))
             if not records and not delete_group:
                 continue
             try:
@@ -1056,12 +1106,63 @@ class GroupCoordinator:
         return lambda v: v.commit_timestamp_ms
 
     # ---------------------------------------------------------------------------------------------------------
+    # operations for the rest of the broker
+
+    def expire_member(self, group_id: str, member_id: str) -> bool:
+        """Treat a member as if its session had just expired (fault injection, admin tools); False if unknown."""
+        if self._ready():
+            return False
+        group = self.groups.get(group_id)
+        if isinstance(group, ClassicGroup):
+            if member_id in group.pending_members:
+                self._expire_heartbeat(group_id, member_id)
+                return True
+            if member_id not in group.members:
+                return False
+            log.info("expiring member %s of group %s on request", member_id, group_id)
+            self._remove_member_and_update(group, member_id, "session expired (on request)")
+            return True
+        if group is not None:
+            return self._consumer().fence(group_id, member_id, "its session was expired on request")
+        return False
+
+    def on_topics_deleted(self, topics: Iterable[str]) -> int:
+        """Drop the committed offsets of deleted topics (Kafka does so when partitions are deleted); the broker
+        calls this after DeleteTopics. Returns how many offsets went."""
+        if self._ready():
+            return 0
+        gone = set(topics)
+        removed = 0
+        for group_id, stored in list(self.offsets.items()):
+            records: list[StoredRecord] = [OffsetRecord(group_id, t, p, None) for (t, p) in stored if t in gone]
+            if not records:
+                continue
+            try:
+                self._append(group_id, records)
+            except KafkaError as exc:
+                log.warning("could not drop offsets of deleted topics for group %s: %s", group_id, exc)
+                continue
+            for r in records:
+                stored.pop((r.topic, r.partition), None)  # type: ignore[union-attr]
+                removed += 1
+            if not stored:
+                del self.offsets[group_id]
+        return removed
+
+    # ---------------------------------------------------------------------------------------------------------
     # administration
+
+    def _group_tombstones(self, group: Any) -> list[StoredRecord]:
+        if isinstance(group, ClassicGroup):
+            return [GroupRecord(group.group_id, None)]
+        return self.consumer_groups.tombstones(group.group_id)
 
     def _remove_group(self, group_id: str) -> None:
         group = self.groups.pop(group_id, None)
         if isinstance(group, ClassicGroup):
             group.state = ClassicState.DEAD
+        elif group is not None:
+            self.consumer_groups.forget(group_id)
         self.timer.cancel_matching(lambda key: isinstance(key, tuple) and len(key) > 1 and key[1] == group_id)
 
     def list_groups(self, states: Iterable[str] = (), types: Iterable[str] = ()) -> tuple[int, list[dict]]:
@@ -1125,7 +1226,7 @@ class GroupCoordinator:
                 out.append((group_id, E.NON_EMPTY_GROUP))
                 continue
             records: list[StoredRecord] = [OffsetRecord(group_id, t, p, None) for (t, p) in self.offsets.get(group_id, {})]
-            records.append(GroupRecord(group_id, None))
+            records.extend(self._group_tombstones(group))
             try:
                 self._append(group_id, records)
             except KafkaError as exc:
@@ -1140,13 +1241,17 @@ class GroupCoordinator:
     # ---------------------------------------------------------------------------------------------------------
     # KIP-848 consumer groups live in their own module; it reaches back into this object's state
 
-    def _consumer(self):  # type: ignore[no-untyped-def]
-        consumer = getattr(self, "_consumer_groups", None)
-        if consumer is None:
+    @property
+    def consumer_groups(self) -> "ConsumerGroupManager":
+        manager = getattr(self, "_consumer_groups", None)
+        if manager is None:
             from kbroker.coordinator.consumer import ConsumerGroupManager
 
-            consumer = self._consumer_groups = ConsumerGroupManager(self)
-        return consumer
+            manager = self._consumer_groups = ConsumerGroupManager(self)
+        return manager
+
+    def _consumer(self) -> "ConsumerGroupManager":
+        return self.consumer_groups
 
 
 class _JoinRequest:

@@ -1,7 +1,9 @@
 """What the group coordinator keeps in `__consumer_offsets`, in Kafka's own key/value layouts.
 
 Keys start with an int16 version that names the record type: 0 and 1 an OffsetCommitKey (group, topic,
-partition), 2 a GroupMetadataKey (group). Later versions (KIP-848 consumer-group records) are skipped on replay.
+partition), 2 a GroupMetadataKey (group); KIP-848 consumer groups use 3 (group epoch), 5 (member metadata),
+6 (target assignment epoch), 7 (a member's target assignment) and 8 (a member's current assignment), with
+flexible v0 values. Other types (4: subscription metadata, which is recomputed from the topics) are skipped.
 A null value is a tombstone. Values: OffsetCommitValue v0-4 (written as v3, or v1 when the commit carries an
 explicit expiry as OffsetCommit v2-4 may ask) and GroupMetadataValue v0-4 (written as v3).
 
@@ -87,7 +89,43 @@ class GroupRecord:
     value: GroupMetadata | None
 
 
-StoredRecord = OffsetRecord | GroupRecord
+CG_EPOCH, CG_MEMBER, CG_TARGET_EPOCH, CG_TARGET_MEMBER, CG_CURRENT = 3, 5, 6, 7, 8
+
+
+@dataclass
+class ConsumerGroupRecord:
+    """One KIP-848 consumer group record: `kind` is its key version (CG_*), member_id is "" for the group-level
+    kinds, value None is a tombstone. Values by kind: CG_EPOCH and CG_TARGET_EPOCH an int; CG_MEMBER a
+    ConsumerMemberMetadata; CG_TARGET_MEMBER {topic id: partitions}; CG_CURRENT a CurrentAssignment."""
+
+    kind: int
+    group_id: str
+    member_id: str
+    value: object | None
+
+
+@dataclass
+class ConsumerMemberMetadata:
+    instance_id: str | None
+    rack_id: str | None
+    client_id: str
+    client_host: str
+    subscribed_topic_names: list[str]
+    subscribed_topic_regex: str | None
+    rebalance_timeout_ms: int
+    server_assignor: str | None
+
+
+@dataclass
+class CurrentAssignment:
+    member_epoch: int
+    previous_member_epoch: int
+    state: int  # Kafka's MemberState byte: 0 stable, 1 unrevoked partitions, 2 unreleased partitions
+    assigned: dict[bytes, set[int]]
+    pending_revocation: dict[bytes, set[int]]
+
+
+StoredRecord = OffsetRecord | GroupRecord | ConsumerGroupRecord
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -126,18 +164,80 @@ class _Writer:
         return self
 
 
+    # flexible (compact) forms
+    def uvarint(self, v: int) -> "_Writer":
+        while v > 0x7F:
+            self.out.append((v & 0x7F) | 0x80)
+            v >>= 7
+        self.out.append(v)
+        return self
+
+    def cstring(self, v: str | None) -> "_Writer":
+        if v is None:
+            return self.uvarint(0)
+        data = v.encode("utf-8")
+        self.uvarint(len(data) + 1)
+        self.out += data
+        return self
+
+    def no_tags(self) -> "_Writer":
+        return self.uvarint(0)
+
+    def topic_partitions(self, assignment: dict[bytes, set[int]]) -> "_Writer":
+        items = [(tid, sorted(parts)) for tid, parts in sorted(assignment.items()) if parts]
+        self.uvarint(len(items) + 1)
+        for tid, parts in items:
+            self.out += tid
+            self.uvarint(len(parts) + 1)
+            for p in parts:
+                self.i32(p)
+            self.no_tags()
+        return self
+
+
 def encode_key(record: StoredRecord) -> bytes:
     w = _Writer()
     if isinstance(record, OffsetRecord):
         w.i16(1).string(record.group_id).string(record.topic).i32(record.partition)
-    else:
+    elif isinstance(record, GroupRecord):
         w.i16(2).string(record.group_id)
+    else:
+        w.i16(record.kind).string(record.group_id)
+        if record.kind in (CG_MEMBER, CG_TARGET_MEMBER, CG_CURRENT):
+            w.string(record.member_id)
+    return bytes(w.out)
+
+
+def _encode_consumer_value(record: ConsumerGroupRecord) -> bytes:
+    w = _Writer().i16(0)
+    v = record.value
+    if record.kind in (CG_EPOCH, CG_TARGET_EPOCH):
+        w.i32(int(v))  # type: ignore[arg-type]
+    elif record.kind == CG_MEMBER:
+        assert isinstance(v, ConsumerMemberMetadata)
+        w.cstring(v.instance_id).cstring(v.rack_id).cstring(v.client_id).cstring(v.client_host)
+        w.uvarint(len(v.subscribed_topic_names) + 1)
+        for name in v.subscribed_topic_names:
+            w.cstring(name)
+        w.cstring(v.subscribed_topic_regex).i32(v.rebalance_timeout_ms).cstring(v.server_assignor)
+    elif record.kind == CG_TARGET_MEMBER:
+        w.topic_partitions(v)  # type: ignore[arg-type]
+    elif record.kind == CG_CURRENT:
+        assert isinstance(v, CurrentAssignment)
+        w.i32(v.member_epoch).i32(v.previous_member_epoch)
+        w.out.append(v.state & 0xFF)
+        w.topic_partitions(v.assigned).topic_partitions(v.pending_revocation)
+    else:
+        raise ValueError(f"unknown consumer group record kind {record.kind}")
+    w.no_tags()
     return bytes(w.out)
 
 
 def encode_value(record: StoredRecord) -> bytes | None:
     if record.value is None:
         return None
+    if isinstance(record, ConsumerGroupRecord):
+        return _encode_consumer_value(record)
     w = _Writer()
     if isinstance(record, OffsetRecord):
         v = record.value
@@ -211,6 +311,22 @@ class _Reader:
     def array_len(self) -> int:
         return self.uvarint() - 1 if self.flexible else self.i32()
 
+    def i8(self) -> int:
+        return struct.unpack(">b", self._take(1))[0]
+
+    def uuid(self) -> bytes:
+        return bytes(self._take(16))
+
+    def topic_partitions(self) -> dict[bytes, set[int]]:
+        out: dict[bytes, set[int]] = {}
+        for _ in range(max(self.array_len(), 0)):
+            tid = self.uuid()
+            parts = {self.i32() for _ in range(max(self.array_len(), 0))}
+            self.tags()
+            if parts:
+                out[tid] = parts
+        return out
+
     def tags(self) -> None:
         if self.flexible:
             for _ in range(self.uvarint()):
@@ -230,7 +346,29 @@ def decode(key: bytes | None, value: bytes | None) -> StoredRecord | None:
     if version == 2:
         group = r.string() or ""
         return GroupRecord(group, None if value is None else _group_value(bytes(value)))
+    if version in (CG_EPOCH, CG_TARGET_EPOCH):
+        group = r.string() or ""
+        return ConsumerGroupRecord(version, group, "", None if value is None else _consumer_value(version, bytes(value)))
+    if version in (CG_MEMBER, CG_TARGET_MEMBER, CG_CURRENT):
+        group, member = r.string() or "", r.string() or ""
+        return ConsumerGroupRecord(version, group, member,
+                                   None if value is None else _consumer_value(version, bytes(value)))
     return None
+
+
+def _consumer_value(kind: int, data: bytes) -> object:
+    r = _Reader(data[2:], flexible=True)
+    if kind in (CG_EPOCH, CG_TARGET_EPOCH):
+        return r.i32()
+    if kind == CG_MEMBER:
+        instance, rack, client_id, client_host = r.string(), r.string(), r.string() or "", r.string() or ""
+        names = [r.string() or "" for _ in range(max(r.array_len(), 0))]
+        regex, rebalance, assignor = r.string(), r.i32(), r.string()
+        return ConsumerMemberMetadata(instance, rack, client_id, client_host, names, regex, rebalance, assignor)
+    if kind == CG_TARGET_MEMBER:
+        return r.topic_partitions()
+    epoch, previous, state = r.i32(), r.i32(), r.i8()
+    return CurrentAssignment(epoch, previous, state, r.topic_partitions(), r.topic_partitions())
 
 
 def _offset_value(data: bytes) -> OffsetAndMetadata:

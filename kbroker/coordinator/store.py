@@ -30,8 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Kafka's offsets.topic.segment.bytes default; a compacted topic ignores time retention in Kafka
-OFFSETS_TOPIC_CONFIGS = {"cleanup.policy": "compact", "segment.bytes": "104857600"}
+OFFSETS_TOPIC_SEGMENT_BYTES = 104857600  # Kafka's offsets.topic.segment.bytes default
 _READ_CHUNK = 1 << 20
 
 
@@ -74,7 +73,11 @@ class LogOffsetStore:
         if count is not None:
             return count
         wanted = max(1, int(self.broker.config["offsets.topic.num.partitions"]))
-        configs = dict(OFFSETS_TOPIC_CONFIGS)
+        try:
+            segment_bytes = int(self.broker.config["offsets.topic.segment.bytes"])
+        except (KeyError, TypeError, ValueError):
+            segment_bytes = OFFSETS_TOPIC_SEGMENT_BYTES
+        configs = {"cleanup.policy": "compact", "segment.bytes": str(segment_bytes)}
         try:
             info = self.broker.create_topic(OFFSETS_TOPIC, wanted, configs)
         except KafkaError as exc:
@@ -99,8 +102,12 @@ class LogOffsetStore:
             base_timestamp=now_ms,
         )
         try:
-            partition.append_records(batch, now_ms=now_ms, max_message_bytes=max(len(batch), 1 << 30),
-                                     log_append_time=False)
+            append = getattr(partition, "append_coordinator_batch", None)
+            if append is not None:
+                append(batch, now_ms=now_ms)
+            else:
+                partition.append_records(batch, now_ms=now_ms, max_message_bytes=max(len(batch), 1 << 30),
+                                         log_append_time=False)
         except KafkaError:
             raise
         except Exception as exc:  # a storage failure: the client retries, as Kafka's do after an append error
@@ -127,7 +134,10 @@ class LogOffsetStore:
                 break
             data = memoryview(info.records)
             for position, header in rec.iter_batches(data):
-                if header.attributes & rec.CONTROL_BIT:
+                if header.is_control or header.is_transactional:
+                    # transactional offset commits are pending until their transaction commits; the transaction
+                    # coordinator reads open ones back itself and has committed ones written again as plain
+                    # records (GroupCoordinator.commit_transactional_offsets)
                     continue
                 try:
                     batch_records = rec.decode_records(data[position : position + header.size])

@@ -8,12 +8,10 @@ from collections import Counter
 
 from kbroker.handlers._util import error_of
 from kbroker.server.context import RequestContext
-from kbroker.topic_config import TOPIC_KEYS, effective
+from kbroker.topic_config import describe_topic
 from wire.errors import ErrorCode, KafkaError
 
 KEY, MIN, MAX = 19, 0, 7
-
-DEFAULT_CONFIG, TOPIC_CONFIG, STATIC_BROKER_CONFIG = 5, 1, 4
 
 
 def _assignment_partitions(ctx: RequestContext, topic: dict) -> int:
@@ -32,17 +30,8 @@ def _assignment_partitions(ctx: RequestContext, topic: dict) -> int:
 
 
 def _described_configs(ctx: RequestContext, configs: dict[str, str]) -> list[dict]:
-    out = []
-    for name, spec in TOPIC_KEYS.items():
-        if name in configs:
-            source = TOPIC_CONFIG
-        elif spec.broker_key and spec.broker_key in ctx.broker.config.explicit:
-            source = STATIC_BROKER_CONFIG
-        else:
-            source = DEFAULT_CONFIG
-        out.append({"name": name, "value": effective(name, configs, ctx.broker.config), "read_only": False,
-                    "config_source": source, "is_sensitive": False})
-    return out
+    return [{k: c[k] for k in ("name", "value", "read_only", "config_source", "is_sensitive")}
+            for c in describe_topic(configs, ctx.broker.config, include_synonyms=False, include_docs=False)]
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:

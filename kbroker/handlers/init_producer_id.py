@@ -1,26 +1,39 @@
-"""InitProducerId (22), v0–5: producer ids for idempotent producers.
+"""InitProducerId (22), v0–5: producer ids and epochs for idempotent and transactional producers.
 
-Without a transactional id this is a plain allocation; a producer that passes its current id and epoch (v3+,
-KIP-360) gets the epoch bumped, or a fresh id when the epoch is exhausted.
+Without a transactional id this is a plain allocation, as in Kafka: a new producer id with epoch 0, whatever id
+and epoch the producer passes. With one, the transaction coordinator bumps the id's epoch (fencing older
+producers), completing or aborting a transaction left open (CONCURRENT_TRANSACTIONS, retried by the client, when it
+had to abort one), or gives a new producer id when the epoch is exhausted. v3+ carries the producer's current id
+and epoch (KIP-360); v0–3 learn PRODUCER_FENCED as INVALID_PRODUCER_EPOCH. Transaction timeouts above
+transaction.max.timeout.ms (or not positive) get INVALID_TRANSACTION_TIMEOUT.
 """
 from __future__ import annotations
 
+from kbroker.coordinator.transactions import transaction_coordinator
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
 
 KEY, MIN, MAX = 22, 0, 5
 
-MAX_EPOCH = 32767
+
+def _answer(error: int, producer_id: int = -1, producer_epoch: int = -1) -> dict:
+    return {"throttle_time_ms": 0, "error_code": int(error), "producer_id": producer_id,
+            "producer_epoch": producer_epoch}
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
-    metadata = ctx.broker.metadata
-    if request["transactional_id"] is not None:
-        # transactions arrive with the transaction coordinator
-        return {"throttle_time_ms": 0, "error_code": ErrorCode.COORDINATOR_NOT_AVAILABLE, "producer_id": -1,
-                "producer_epoch": -1}
-    pid, epoch = request["producer_id"], request["producer_epoch"]
-    if pid >= 0 and 0 <= epoch < MAX_EPOCH - 1:
-        return {"throttle_time_ms": 0, "error_code": 0, "producer_id": pid, "producer_epoch": epoch + 1}
-    return {"throttle_time_ms": 0, "error_code": 0, "producer_id": metadata.allocate_producer_id(),
-            "producer_epoch": 0}
+    pid = request.get("producer_id", -1) if ctx.version >= 3 else -1
+    epoch = request.get("producer_epoch", -1) if ctx.version >= 3 else -1
+    if (pid == -1) != (epoch == -1):
+        return _answer(ErrorCode.INVALID_REQUEST)
+    txn_id = request["transactional_id"]
+    if txn_id is None:
+        return _answer(0, ctx.broker.metadata.allocate_producer_id(), 0)
+    result = transaction_coordinator(ctx.broker).init_producer_id(
+        txn_id, request["transaction_timeout_ms"], pid, epoch)
+    if result.error:
+        error = result.error
+        if error == ErrorCode.PRODUCER_FENCED and ctx.version < 4:
+            error = ErrorCode.INVALID_PRODUCER_EPOCH
+        return _answer(error)
+    return _answer(0, result.producer_id, result.producer_epoch)

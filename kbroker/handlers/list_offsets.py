@@ -1,6 +1,7 @@
 """ListOffsets (2), v0–10: earliest (-2), latest (-1), max timestamp (-3), earliest local (-4), by timestamp.
 
-Latest is the high watermark, or the last stable offset for read_committed (v2+). v0 answers with a list of
+Latest is the high watermark, or the last stable offset for read_committed (v2+); a timestamp lookup under
+read_committed finds nothing at or beyond the last stable offset, as in Kafka. v0 answers with a list of
 old-style offsets.
 """
 from __future__ import annotations
@@ -32,7 +33,8 @@ def _lookup(ctx: RequestContext, topic: str, index: int, timestamp: int, isolati
     if timestamp < 0:
         raise KafkaError(ErrorCode.INVALID_REQUEST, f"unknown special timestamp {timestamp}")
     found = log.offset_for_timestamp(timestamp)
-    if found is None or found[0] >= part.high_watermark:
+    fetchable = part.last_stable_offset if isolation == READ_COMMITTED else part.high_watermark
+    if found is None or found[0] >= fetchable:
         return -1, -1
     return found[1], found[0]
 

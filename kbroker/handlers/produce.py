@@ -3,16 +3,32 @@
 v0–2 carry the legacy message formats (magic 0/1), converted to v2 batches before they reach the log; v3+ must
 carry v2 batches. v13 names topics by id. acks=0 gets no answer; as Kafka does, an error on an acks=0 request
 closes the connection, the only way the client can learn of it.
+
+Idempotence (the partition's log checks sequences and epochs): a retried batch is acknowledged with the offsets it
+got the first time. Transactions: a producer's first batch of a transaction in a partition is checked with the
+transaction coordinator (KIP-890, `transaction.partition.verification.enable`): a partition not added to the
+transaction gets INVALID_TXN_STATE (v0–10) or TRANSACTION_ABORTABLE, a fenced epoch INVALID_PRODUCER_EPOCH, a
+coordinator busy completing the previous transaction NOT_ENOUGH_REPLICAS (retried by every client). From v12
+(transaction version 2) the partition is added to the transaction instead.
+
+Test hook: `--set kbroker.test.drop.after.produce=N` makes the broker close the connection after the Nth Produce
+request that appended to a non-internal topic, once, after appending and before answering: the client sees a
+broken connection and retries, which idempotence must absorb. Unset (the default), it costs one dict lookup.
 """
 from __future__ import annotations
 
 from kbroker.broker import now_ms
+from kbroker.coordinator.transactions import transaction_coordinator
 from kbroker.handlers._util import error_of
 from kbroker.server.context import CloseConnection, RequestContext
 from wire import records as rec
 from wire.errors import ErrorCode, KafkaError
 
 KEY, MIN, MAX = 0, 0, 13
+
+DROP_AFTER_PRODUCE = "kbroker.test.drop.after.produce"
+_RETRIABLE_VERIFY = (ErrorCode.CONCURRENT_TRANSACTIONS, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+                     ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCode.NOT_COORDINATOR)
 
 
 def _convert_legacy(records: bytes | memoryview) -> bytes:
@@ -24,7 +40,30 @@ def _convert_legacy(records: bytes | memoryview) -> bytes:
         raise KafkaError(ErrorCode(exc.code), str(exc)) from exc
 
 
-def _append(ctx: RequestContext, topic: str | None, index: int, records: bytes | None) -> dict:
+def _verifier(ctx: RequestContext, transactional_id: str | None, topic: str, index: int):  # type: ignore[no-untyped-def]
+    if not transactional_id:
+        return None
+    coordinator = transaction_coordinator(ctx.broker)
+    if not coordinator.verification_enabled:
+        return None
+
+    def verify(producer_id: int, producer_epoch: int) -> int:
+        error = coordinator.verify_partition(transactional_id, producer_id, producer_epoch, (topic, index))
+        if error == ErrorCode.TRANSACTION_ABORTABLE and ctx.version >= 12:
+            error = coordinator.add_partitions(transactional_id, producer_id, producer_epoch, [(topic, index)])
+        if error == ErrorCode.TRANSACTION_ABORTABLE and ctx.version <= 10:
+            return ErrorCode.INVALID_TXN_STATE
+        if error == ErrorCode.PRODUCER_FENCED:
+            return ErrorCode.INVALID_PRODUCER_EPOCH
+        if error in _RETRIABLE_VERIFY:
+            return ErrorCode.NOT_ENOUGH_REPLICAS
+        return error
+
+    return verify
+
+
+def _append(ctx: RequestContext, topic: str | None, index: int, records: bytes | None,
+            transactional_id: str | None = None) -> dict:
     broker = ctx.broker
     if topic is None:
         raise KafkaError(ErrorCode.UNKNOWN_TOPIC_ID)
@@ -43,6 +82,7 @@ def _append(ctx: RequestContext, topic: str | None, index: int, records: bytes |
         log_append_time=broker.topic_config(topic, "message.timestamp.type") == "LogAppendTime",
         one_batch=ctx.version >= 3,
         zstd_allowed=ctx.version >= 7,
+        verify_txn=_verifier(ctx, transactional_id, topic, index) if ctx.version >= 3 else None,
     )
     return {
         "index": index,
@@ -57,6 +97,8 @@ async def handle(ctx: RequestContext, request: dict) -> dict | None:
     broker = ctx.broker
     acks = request["acks"]
     failed = False
+    appended = False
+    transactional_id = request.get("transactional_id") if ctx.version >= 3 else None
     responses = []
     for topic in request["topic_data"]:
         name = topic.get("name") or None
@@ -68,7 +110,8 @@ async def handle(ctx: RequestContext, request: dict) -> dict | None:
             try:
                 if acks not in (0, 1, -1):
                     raise KafkaError(ErrorCode.INVALID_REQUIRED_ACKS)
-                results.append(_append(ctx, name, part["index"], part["records"]))
+                results.append(_append(ctx, name, part["index"], part["records"], transactional_id))
+                appended = True  # internal topics are refused above
             except KafkaError as exc:
                 failed = True
                 code, message = error_of(exc)
@@ -76,8 +119,28 @@ async def handle(ctx: RequestContext, request: dict) -> dict | None:
                                 "log_append_time_ms": -1, "log_start_offset": -1, "error_message": message})
         responses.append({"name": topic.get("name", ""), "topic_id": topic.get("topic_id"),
                           "partition_responses": results})
+    if appended and _drop_target(broker) is not None:
+        _maybe_drop(broker)
     if acks == 0:
         if failed:
             raise CloseConnection("error on a Produce request with acks=0")
         return None
     return {"responses": responses, "throttle_time_ms": 0}
+
+
+def _drop_target(broker) -> int | None:  # type: ignore[no-untyped-def]
+    """N of the test hook, read once per broker; None when unset."""
+    target = getattr(broker, "_test_drop_after_produce", False)
+    if target is False:
+        raw = (broker.config.unknown or {}).get(DROP_AFTER_PRODUCE, "")
+        target = int(raw) if raw.strip().isdigit() else None
+        broker._test_drop_after_produce = target
+    return target
+
+
+def _maybe_drop(broker) -> None:  # type: ignore[no-untyped-def]
+    """The test hook: close the connection after the Nth appending Produce request (once)."""
+    count = getattr(broker, "_test_produce_appends", 0) + 1
+    broker._test_produce_appends = count
+    if count == _drop_target(broker):
+        raise CloseConnection(f"{DROP_AFTER_PRODUCE}={count}: dropping the connection before the answer")

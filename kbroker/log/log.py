@@ -5,8 +5,14 @@ is under the CRC — and, for LogAppendTime topics, the timestamp and CRC), roll
 whole batches cut straight from the segment, answers ListOffsets by timestamp, and enforces retention. All
 batch-level: records are decoded only to refine a ListOffsets answer, one batch at a time.
 
-Offsets: log_start_offset <= high_watermark <= log_end_offset. Readers may see [log_start_offset, max_offset);
-the caller passes the high watermark (or last stable offset) as max_offset for consumers.
+Offsets: log_start_offset <= last_stable_offset <= high_watermark <= log_end_offset. Readers may see
+[log_start_offset, max_offset); the caller passes the high watermark (or last stable offset) as max_offset for
+consumers.
+
+Idempotent and transactional producers: every append of batches carrying a producer id goes through the log's
+ProducerStateManager first (sequence and epoch checks, duplicates answered with their first offsets and not
+written again); transaction markers complete transactions, aborted ones are recorded in the segment's transaction
+index, and the last stable offset is the first offset of the earliest transaction still open.
 """
 from __future__ import annotations
 
@@ -22,11 +28,20 @@ from .checkpoint import OffsetCheckpoint
 from .config import LogConfig
 from .epoch_cache import LeaderEpochFileCache
 from .errors import LogClosedError, OffsetOutOfRange
-from .loader import CLEAN_SHUTDOWN_FILE, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE, LogLoader
+from .loader import (
+    CLEAN_SHUTDOWN_FILE,
+    LOG_START_OFFSET_FILE,
+    RECOVERY_POINT_FILE,
+    LogLoader,
+    apply_batch,
+    load_producer_state,
+)
+from .producer_state import AppendOrigin, CompletedTxn, ProducerAppendInfo, ProducerStateManager
 from .segment import LogSegment
 from .segments import LogSegments
 from .storage import Bytes, Directory, DiskDirectory, MemoryDirectory
 from .time_index import NO_TIMESTAMP
+from .txn_index import AbortedTxn
 
 try:  # present in wire.records as of this writing; the log degrades to batch precision without them
     from wire.records import set_log_append_time as _set_log_append_time
@@ -51,6 +66,8 @@ class AppendInfo:
     log_append_time_ms: int
     """The time written into the batches for LogAppendTime topics, else -1 (ProduceResponse.log_append_time_ms)."""
     log_start_offset: int
+    duplicate: bool = False
+    """A producer's retry of a batch already in the log: nothing was written, the offsets are the first ones."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +115,7 @@ class Log:
         leader_epoch_cache: LeaderEpochFileCache,
         log_start_checkpoint: OffsetCheckpoint,
         recovery_point_checkpoint: OffsetCheckpoint,
+        producer_state: ProducerStateManager | None = None,
     ) -> None:
         self.directory = directory
         self._config = config
@@ -113,6 +131,11 @@ class Log:
         self._closed = False
         self.had_clean_shutdown = True
         self.recovered_bytes = 0
+        if producer_state is None:
+            producer_state = ProducerStateManager(directory)
+            producer_state.update_map_end_offset(log_end_offset)
+        self.producer_state = producer_state
+        producer_state.on_high_watermark_updated(self._high_watermark)
 
     @classmethod
     def open(cls, directory: Path | str | Directory | None, config: LogConfig, *, in_memory: bool = False) -> Log:
@@ -134,6 +157,7 @@ class Log:
             leader_epoch_cache=epoch_cache,
             log_start_checkpoint=start_ckpt,
             recovery_point_checkpoint=recovery_ckpt,
+            producer_state=loaded.producer_state,
         )
         opened.had_clean_shutdown = loaded.had_clean_shutdown
         opened.recovered_bytes = loaded.truncated_bytes
@@ -180,6 +204,16 @@ class Log:
     def high_watermark(self, offset: int) -> None:
         """Set by the caller (at once when not replicated); kept within [log_start_offset, log_end_offset]."""
         self._high_watermark = min(max(offset, self._log_start_offset), self._log_end_offset)
+        self.producer_state.on_high_watermark_updated(self._high_watermark)
+
+    @property
+    def last_stable_offset(self) -> int:
+        """Where read_committed consumers stop: the first offset of the earliest transaction not yet decided (or
+        decided by a marker above the high watermark), else the high watermark."""
+        first_unstable = self.producer_state.first_unstable_offset()
+        if first_unstable is None or first_unstable >= self._high_watermark:
+            return self._high_watermark
+        return max(first_unstable, self._log_start_offset)
 
     @property
     def recovery_point(self) -> int:
@@ -214,10 +248,21 @@ class Log:
     # -- append --
 
     def append(
-        self, records: Bytes, *, leader_epoch: int, now_ms: int, log_append_time: bool = False
+        self,
+        records: Bytes,
+        *,
+        leader_epoch: int,
+        now_ms: int,
+        log_append_time: bool = False,
+        origin: AppendOrigin = AppendOrigin.CLIENT,
     ) -> AppendInfo:
         """Append one or more v2 batches the caller validated (framing and CRC), assigning them the next
-        offsets. The bytes are copied once; the caller's buffer is left as it was."""
+        offsets. The bytes are copied once; the caller's buffer is left as it was.
+
+        Batches with a producer id are checked against the producer state as origin requires (KafkaError with
+        OUT_OF_ORDER_SEQUENCE_NUMBER, INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE, TRANSACTION_COORDINATOR_FENCED;
+        nothing is written then). A client's retry of a batch still in the producer's last five is not written
+        again: the result has duplicate=True and the offsets the batch got the first time."""
         self._check_open()
         buf = bytearray(records)
         if not buf:
@@ -225,6 +270,7 @@ class Log:
         first_offset = next_offset = self._log_end_offset
         max_timestamp, offset_of_max = NO_TIMESTAMP, -1
         stamp = log_append_time and _set_log_append_time is not None
+        producer_batches: list[tuple[int, BatchHeader, int]] = []
         for position, header in iter_batches(buf):
             set_base_offset(buf, position, next_offset)
             set_partition_leader_epoch(buf, position, leader_epoch)
@@ -235,8 +281,20 @@ class Log:
                 timestamp = now_ms
             if timestamp > max_timestamp:
                 max_timestamp, offset_of_max = timestamp, last
+            if header.producer_id >= 0:
+                header.base_offset = next_offset
+                producer_batches.append((position, header, timestamp))
             next_offset = last + 1
         last_offset = next_offset - 1
+
+        updates: dict[int, ProducerAppendInfo] = {}
+        completed: list[CompletedTxn] = []
+        if producer_batches:
+            duplicate = self._analyze_producers(buf, producer_batches, origin, updates, completed)
+            if duplicate is not None:
+                first, last, timestamp = duplicate
+                return AppendInfo(first, last, timestamp, last, timestamp if log_append_time else -1,
+                                  self._log_start_offset, duplicate=True)
 
         segment = self._segments.active
         if segment.should_roll(incoming_bytes=len(buf), largest_offset=last_offset, now_ms=now_ms):
@@ -251,6 +309,15 @@ class Log:
         if segment.first_append_ms is None:
             segment.first_append_ms = now_ms
         self._log_end_offset = next_offset
+        state = self.producer_state
+        for info in updates.values():
+            state.update(info)
+        for txn in completed:
+            lso = state.last_stable_offset(txn)
+            if txn.is_aborted:
+                segment.txn_index.append(AbortedTxn(txn.producer_id, txn.first_offset, txn.last_offset, lso))
+            state.complete_txn(txn)
+        state.update_map_end_offset(next_offset)
         return AppendInfo(
             first_offset,
             last_offset,
@@ -259,6 +326,33 @@ class Log:
             now_ms if log_append_time else -1,
             self._log_start_offset,
         )
+
+    def _analyze_producers(
+        self,
+        buf: bytearray,
+        batches: list[tuple[int, BatchHeader, int]],
+        origin: AppendOrigin,
+        updates: dict[int, ProducerAppendInfo],
+        completed: list[CompletedTxn],
+    ) -> tuple[int, int, int] | None:
+        """Validate the producer batches and collect their state changes; (first, last offset, timestamp) of the
+        original when a client batch is a duplicate."""
+        state = self.producer_state
+        for position, header, timestamp in batches:
+            pid = header.producer_id
+            if origin is AppendOrigin.CLIENT and not header.is_control:
+                entry = state.last_entry(pid)
+                if entry is not None:
+                    found = entry.find_duplicate(header.producer_epoch, header.base_sequence, header.last_sequence)
+                    if found is not None:
+                        return found.first_offset, found.last_offset, found.timestamp
+            info = updates.get(pid)
+            if info is None:
+                info = updates[pid] = state.prepare_update(pid, origin)
+            txn = apply_batch(info, header, lambda: memoryview(buf)[position : position + header.size], timestamp)
+            if txn is not None:
+                completed.append(txn)
+        return None
 
     def roll(self) -> LogSegment:
         """Start a new active segment at the log end offset (no-op when the active one is still empty)."""
@@ -269,6 +363,9 @@ class Log:
         old.on_become_inactive()
         new = LogSegment.create(self.directory, self._log_end_offset, self._config)
         self._segments.add(new)
+        # the producer state as of the new segment's start: recovery replays from there, not from the log start
+        self.producer_state.update_map_end_offset(self._log_end_offset)
+        self.producer_state.take_snapshot()
         if self._config.flush_on_roll:
             self.flush(new.base_offset)
         old.release_indexes()  # memory for indexes only where reads need them; they load again on demand
@@ -299,6 +396,24 @@ class Log:
                     break
                 segment = self._segments.higher(segment.base_offset)
         return ReadInfo(b"", offset, offset, offset, self._high_watermark, start, end)
+
+    def collect_aborted_transactions(self, fetch_offset: int, upper_bound: int) -> list[AbortedTxn]:
+        """Aborted transactions overlapping [fetch_offset, upper_bound): what a read_committed Fetch returning
+        the batches up to upper_bound must list so that the consumer drops their records."""
+        self._check_open()
+        segment = self._segments.floor(fetch_offset) or self._segments.first
+        found: list[AbortedTxn] = []
+        while segment is not None:
+            result = segment.txn_index.collect_aborted(fetch_offset, upper_bound)
+            found.extend(result.aborted)
+            if result.complete:
+                break
+            segment = self._segments.higher(segment.base_offset)
+        return found
+
+    def remove_expired_producers(self, now_ms: int, expiration_ms: int) -> int:
+        """Forget producers idle longer than expiration_ms (producer.id.expiration.ms); returns how many."""
+        return self.producer_state.remove_expired_producers(now_ms, expiration_ms)
 
     # -- timestamps (ListOffsets) --
 
@@ -405,6 +520,9 @@ class Log:
         self.leader_epoch_cache.truncate_from_end(self._log_end_offset)
         if self._log_start_offset > self._log_end_offset:
             self._set_log_start_offset(self._log_end_offset, allow_decrease=True)
+        load_producer_state(self.producer_state, self._segments, self._log_start_offset, self._log_end_offset,
+                            clean=False, recovered_from=self._log_end_offset)
+        self.producer_state.on_high_watermark_updated(self._high_watermark)
         return True
 
     def truncate_fully_and_start_at(self, offset: int) -> None:
@@ -419,6 +537,7 @@ class Log:
         self._segments.add(LogSegment.create(self.directory, offset, self._config))
         self._log_end_offset = self._high_watermark = self._recovery_point = offset
         self.leader_epoch_cache.clear()
+        self.producer_state.truncate_fully_and_start_at(offset)
         self._write_recovery_point()
 
     def delete_records_before(self, offset: int) -> int:
@@ -475,6 +594,7 @@ class Log:
             log.info("%s: deleted %d segment(s); log now starts in segment %d", self.name, deleted, first)
             if first > self._log_start_offset:
                 self._set_log_start_offset(first)
+            self.producer_state.delete_snapshots_before(first)
         return deleted
 
     def _set_log_start_offset(self, offset: int, *, allow_decrease: bool = False) -> None:
@@ -484,6 +604,7 @@ class Log:
         self._log_start_checkpoint.write(offset)
         self.leader_epoch_cache.truncate_from_start(offset)
         self._high_watermark = max(self._high_watermark, min(offset, self._log_end_offset))
+        self.producer_state.on_log_start_offset_incremented(offset)
 
     # -- lifecycle --
 
@@ -514,6 +635,8 @@ class Log:
         self._segments.active.flush()  # its time index got a final entry just now
         if self._recovery_point != self._persisted_recovery_point:  # lowered by a truncation
             self._write_recovery_point()
+        self.producer_state.update_map_end_offset(self._log_end_offset)
+        self.producer_state.take_snapshot()
         for segment in self._segments:
             segment.close()
         # Everything is durable by now; the marker itself needs no fsync (lost, it only costs a recovery).
@@ -527,6 +650,7 @@ class Log:
                 segment.log.close()
                 segment.offset_index.close()
                 segment.time_index.close()
+                segment.txn_index.close()
             self._closed = True
         self._segments.clear()
         self.directory.remove()

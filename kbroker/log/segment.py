@@ -19,12 +19,14 @@ from .index import INT32_MAX, IndexCorruptError
 from .offset_index import OffsetIndex
 from .storage import Bytes, Directory
 from .time_index import NO_TIMESTAMP, TimeIndex, TimestampOffset
+from .txn_index import TransactionIndex
 
 log = logging.getLogger(__name__)
 
 LOG_SUFFIX = ".log"
 INDEX_SUFFIX = ".index"
 TIME_INDEX_SUFFIX = ".timeindex"
+TXN_INDEX_SUFFIX = ".txnindex"
 _NO_MAX = TimestampOffset(NO_TIMESTAMP, -1)
 
 
@@ -59,6 +61,8 @@ class LogSegment:
         max_index = config.segment_index_bytes
         self.offset_index = OffsetIndex(directory, segment_file_name(base_offset, INDEX_SUFFIX), base_offset, max_index)
         self.time_index = TimeIndex(directory, segment_file_name(base_offset, TIME_INDEX_SUFFIX), base_offset, max_index)
+        self.txn_index = TransactionIndex(directory, segment_file_name(base_offset, TXN_INDEX_SUFFIX))
+        """Aborted transactions whose ABORT marker is in this segment (created on the first one)."""
         self._indexes_present = indexes_present
         self._indexes_ready = False
         self._bytes_since_last_index_entry = 0
@@ -77,7 +81,7 @@ class LogSegment:
     @classmethod
     def create(cls, directory: Directory, base_offset: int, config: LogConfig) -> LogSegment:
         """A new empty segment; files left at this base offset by an earlier segment are discarded."""
-        for suffix in (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX):
+        for suffix in (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX):
             directory.delete(segment_file_name(base_offset, suffix))
         segment = cls(directory, base_offset, config, indexes_present=True)
         segment.offset_index.rebuild_start()
@@ -132,7 +136,9 @@ class LogSegment:
 
     def recover(self, on_batch: Callable[[BatchHeader], None] | None = None) -> int:
         """Validate every batch (framing, CRC, offsets moving forward), rebuild the indexes, and cut the file
-        at the first batch that fails. Returns the number of bytes cut."""
+        at the first batch that fails. Returns the number of bytes cut. The transaction index is emptied: the
+        loader rebuilds it while it replays producer state over the recovered segments."""
+        self.txn_index.reset()
         valid_end = self._index_batches(self.log.valid_batches(), on_batch)
         truncated = self.size - valid_end
         if truncated:
@@ -252,6 +258,7 @@ class LogSegment:
         position, _ = found
         self.offset_index.truncate_to(offset)
         self.time_index.truncate_to(offset)
+        self.txn_index.truncate_to(offset)
         removed = self.size - position
         self.log.truncate_to(position)
         self._bytes_since_last_index_entry = 0
@@ -322,16 +329,19 @@ class LogSegment:
         self.log.flush()
         self.offset_index.flush()
         self.time_index.flush()
+        self.txn_index.flush()
 
     def close(self) -> None:
         self.on_become_inactive()
         self.log.close()
         self.offset_index.close()
         self.time_index.close()
+        self.txn_index.close()
         self._indexes_ready = False
 
     def release_indexes(self) -> None:
         """Free the in-memory index entries of a segment nobody reads; they load again when needed."""
+        self.txn_index.close()
         if self._indexes_ready:
             self.on_become_inactive()
             self.offset_index.close()
@@ -343,4 +353,5 @@ class LogSegment:
         self.directory.delete(segment_file_name(self.base_offset, LOG_SUFFIX))
         self.offset_index.delete()
         self.time_index.delete()
+        self.txn_index.delete()
         self._indexes_ready = False

@@ -3,12 +3,18 @@
 Anything wrong with the frame itself ends in `CloseConnection`; a handler's own failure too, since a broken
 answer is worse than none. Kafka closes the connection for an unknown API key or an unsupported version of
 any API but ApiVersions, which instead answers UNSUPPORTED_VERSION in v0 so that the client can retry lower.
+
+Two optional hooks live on the broker object: `broker.faults` (kbroker.faults: injected errors, delays,
+dropped connections, throttling) is consulted once the request is decoded, and `broker.metrics`
+(kbroker.metrics) observes every answered request. Both cost one attribute check when unused.
 """
 from __future__ import annotations
 
 import logging
 import struct
+import time
 
+from kbroker.faults import DropConnection, run_with_faults
 from kbroker.handlers import REGISTRY
 from kbroker.server.context import CloseConnection, RequestContext
 from wire.codec import API_VERSIONS_KEY, DecodeError, decode_request_header, request_codec, response_codec, response_header
@@ -29,6 +35,34 @@ def _frame(api_key: int, version: int, correlation_id: int, body: dict) -> bytes
 
 
 async def handle_frame(frame: bytes, broker, client_host: str, connection_id: int) -> bytes | None:  # type: ignore[no-untyped-def]
+    response, _ = await serve_frame(frame, broker, client_host, connection_id)
+    return response
+
+
+async def serve_frame(frame: bytes, broker, client_host: str, connection_id: int) -> tuple[bytes | None, float]:  # type: ignore[no-untyped-def]
+    """The response frame (None: no answer) and how long to mute the connection after sending it (throttling)."""
+    outcome: list = [None, None, None, 0.0]  # header, request, response dict, mute seconds
+    metrics = getattr(broker, "metrics", None)
+    if metrics is None:
+        response = await _serve(frame, broker, client_host, connection_id, outcome)
+        return response, outcome[3]
+    started = time.perf_counter()
+    response = None
+    try:
+        response = await _serve(frame, broker, client_host, connection_id, outcome)
+        return response, outcome[3]
+    finally:
+        header = outcome[0]
+        if header is not None:
+            try:
+                metrics.observe_request(header.api_key, header.api_version, time.perf_counter() - started,
+                                        len(frame) + 4, len(response) if response is not None else 0,
+                                        outcome[1], outcome[2])
+            except Exception:  # metrics must never break serving
+                log.exception("metrics failed")
+
+
+async def _serve(frame: bytes, broker, client_host: str, connection_id: int, outcome: list) -> bytes | None:  # type: ignore[no-untyped-def]
     try:
         header = decode_request_header(frame)
     except DecodeError as exc:
@@ -50,13 +84,24 @@ async def handle_frame(frame: bytes, broker, client_host: str, connection_id: in
             return _frame(API_VERSIONS_KEY, 0, header.correlation_id, body)
         raise CloseConnection(str(exc)) from exc
     ctx = RequestContext(broker, header, client_host, connection_id)
+    outcome[0], outcome[1] = header, request
+    faults = getattr(broker, "faults", None)
+    plan = faults.take(header.api_key, header.api_version, request) if faults is not None and faults.active else None
     try:
-        response = await entry.handle(ctx, request)
+        if plan:
+            response = await run_with_faults(plan, faults, entry.handle, ctx, request)
+            if plan.throttle is not None and response is not None:
+                outcome[3] = plan.throttle.throttle_ms / 1000
+        else:
+            response = await entry.handle(ctx, request)
+    except DropConnection as exc:
+        raise CloseConnection(str(exc)) from exc
     except CloseConnection:
         raise
     except Exception as exc:
         log.exception("%s v%d failed", entry.name, header.api_version)
         raise CloseConnection(f"{entry.name} handler failed: {exc}") from exc
+    outcome[2] = response
     if response is None:
         return None
     try:

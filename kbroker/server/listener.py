@@ -2,7 +2,8 @@
 
 Like Kafka, a connection is served one request at a time: the next frame is read only once the previous one is
 answered, so responses leave in request order and a client's pipelined requests wait in the socket buffer.
-A waiting request (Fetch long poll, later acks=all) holds only its own connection.
+A waiting request (Fetch long poll, later acks=all) holds only its own connection. A throttled response (a
+quota, or an injected fault) mutes its connection for the throttle time after it is sent, as Kafka does (KIP-219).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import anyio
 from anyio.abc import SocketAttribute, SocketStream, TaskStatus
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-from kbroker.server.dispatch import CloseConnection, handle_frame
+from kbroker.server.dispatch import CloseConnection, serve_frame
 
 if TYPE_CHECKING:
     from kbroker.broker import Broker
@@ -35,6 +36,9 @@ class Server:
         self.port = port
         self.max_request = broker.config["socket.request.max.bytes"]
         self.connections = 0
+        """Connections open now."""
+        self.accepted = 0
+        """Connections accepted since start."""
 
     async def serve(self, *, task_status: TaskStatus = anyio.TASK_STATUS_IGNORED) -> None:
         listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port, reuse_port=False)
@@ -56,6 +60,7 @@ class Server:
         except Exception:
             pass
         self.connections += 1
+        self.accepted += 1
         reader = BufferedByteReceiveStream(stream)
         try:
             async with stream:
@@ -69,12 +74,14 @@ class Server:
                         return
                     frame = await reader.receive_exactly(size)
                     try:
-                        response = await handle_frame(frame, self.broker, host, conn_id)
+                        response, mute = await serve_frame(frame, self.broker, host, conn_id)
                     except CloseConnection as exc:
                         log.info("closing connection %d from %s: %s", conn_id, host, exc)
                         return
                     if response is not None:
                         await stream.send(response)
+                    if mute > 0:
+                        await anyio.sleep(mute)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.IncompleteRead, ConnectionError, OSError):
             return
         finally:

@@ -35,12 +35,14 @@ def _read_all(bootstrap: str, topic: str, partitions: int, timeout: float = 60) 
 def test_clean_restart_keeps_topics_and_offsets(tmp_path) -> None:
     data = tmp_path / "data"
     b = BrokerProcess(data).start()
-    p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all"})
-    for i in range(1000):
-        p.produce("restart-a", value=b"a%d" % i, partition=0)
-        p.produce("restart-b", key=b"%d" % i, value=b"b%d" % i)
-    assert p.flush(60) == 0
-    b.stop()
+    try:
+        p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all"})
+        for i in range(1000):
+            p.produce("restart-a", value=b"a%d" % i, partition=0)
+            p.produce("restart-b", key=b"%d" % i, value=b"b%d" % i)
+        assert p.flush(60) == 0
+    finally:
+        b.stop()
 
     b = BrokerProcess(data).start()
     try:
@@ -81,17 +83,20 @@ def test_kill_minus_nine_keeps_acknowledged(tmp_path) -> None:
         p.flush(10)
 
     from confluent_kafka.admin import AdminClient, NewTopic
-    admin = AdminClient({"bootstrap.servers": b.bootstrap})
-    admin.create_topics([NewTopic("crashy", 2, 1)])["crashy"].result(30)
     t = threading.Thread(target=produce)
-    t.start()
-    deadline = time.monotonic() + 60
-    while len(acked) < 20000 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    b.kill()  # SIGKILL while the producer is still sending
-    time.sleep(0.5)
-    stop.set()
-    t.join(30)
+    try:
+        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        admin.create_topics([NewTopic("crashy", 2, 1)])["crashy"].result(30)
+        t.start()
+        deadline = time.monotonic() + 60
+        while len(acked) < 20000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        b.kill()  # SIGKILL while the producer is still sending
+        time.sleep(0.5)
+        stop.set()
+        if t.is_alive():
+            t.join(30)
     assert len(acked) >= 20000
 
     b = BrokerProcess(data).start()

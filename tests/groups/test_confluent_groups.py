@@ -44,22 +44,46 @@ def owned(c: Consumer) -> list[int]:
     return sorted(tp.partition for tp in c.assignment())
 
 
+RETRIABLE_COMMIT = {KafkaError.ILLEGAL_GENERATION, KafkaError.REBALANCE_IN_PROGRESS}
+
+
 class Tally:
-    """Messages seen by a set of consumers that commit each one after processing it."""
+    """Messages seen by a set of consumers that commit each one after processing it, as a careful application
+    does: a commit refused during a rebalance (stale generation, rebalance in progress) is kept and retried,
+    and whatever is still pending is committed when partitions are revoked."""
 
     def __init__(self) -> None:
         self.seen: list[bytes] = []
+        self.pending: dict[int, dict[tuple[str, int], int]] = {}
 
-    def poll(self, consumers: list[Consumer], timeout: float = 0.05) -> None:
+    def _commit(self, c: Consumer) -> None:
+        pending = self.pending.get(id(c))
+        if not pending:
+            return
+        offsets = [TopicPartition(t, p, o) for (t, p), o in pending.items()]
+        try:
+            c.commit(offsets=offsets, asynchronous=False)
+        except confluent_kafka.KafkaException as exc:
+            assert exc.args[0].code() in RETRIABLE_COMMIT, exc
+            return
+        pending.clear()
+
+    def on_revoke(self, c: Consumer, partitions: list) -> None:
+        self._commit(c)
+
+    def subscribe(self, c: Consumer, topic: str) -> None:
+        c.subscribe([topic], on_revoke=self.on_revoke)
+
+    def poll(self, consumers: list[Consumer], timeout: float = 0.01) -> None:
         for c in consumers:
             m = c.poll(timeout)
-            if m is None:
-                continue
-            if m.error():
-                assert m.error().code() == KafkaError._PARTITION_EOF, m.error()
-                continue
-            self.seen.append(m.value())
-            c.commit(message=m, asynchronous=False)
+            if m is not None:
+                if m.error():
+                    assert m.error().code() == KafkaError._PARTITION_EOF, m.error()
+                else:
+                    self.seen.append(m.value())
+                    self.pending.setdefault(id(c), {})[(m.topic(), m.partition())] = m.offset() + 1
+            self._commit(c)
 
 
 @pytest.mark.parametrize("strategy", ["range", "cooperative-sticky"])
@@ -67,20 +91,22 @@ def test_three_consumers_split_then_one_closes_nothing_lost_or_duplicated(shared
     topic, group = unique("t"), unique("g")
     create_topic(shared_broker.bootstrap, topic, PARTITIONS)
     values = produce(shared_broker.bootstrap, topic, 600)
-    cs = [consumer(shared_broker.bootstrap, group, topic, **{"partition.assignment.strategy": strategy})
-          for _ in range(3)]
+    cs = [consumer(shared_broker.bootstrap, group, **{"partition.assignment.strategy": strategy}) for _ in range(3)]
     tally = Tally()
+    for c in cs:
+        tally.subscribe(c, topic)
     try:
         # all three share the six partitions, two each
         wait_until(lambda: (tally.poll(cs), [len(c.assignment()) for c in cs] == [2, 2, 2])[1], 30,
-                   what="a 2/2/2 split")
+                   what="a 2/2/2 split", step=0)
         assert sorted(p for c in cs for p in owned(c)) == list(range(PARTITIONS))
-        wait_until(lambda: (tally.poll(cs), len(tally.seen) >= 100)[1], 30, what="some progress")
+        wait_until(lambda: (tally.poll(cs), len(tally.seen) >= 100)[1], 30, what="some progress", step=0)
+        tally.poll(cs[:1])
         cs[0].close()
         rest = cs[1:]
         wait_until(lambda: (tally.poll(rest), sorted(p for c in rest for p in owned(c)) == list(range(PARTITIONS))
-                            and all(c.assignment() for c in rest))[1], 30, what="the two others owning all six")
-        wait_until(lambda: (tally.poll(rest), len(tally.seen) >= len(values))[1], 60, what="every message")
+                            and all(c.assignment() for c in rest))[1], 30, what="the two others owning all six", step=0)
+        wait_until(lambda: (tally.poll(rest), len(tally.seen) >= len(values))[1], 60, what="every message", step=0)
         # a little longer: nothing may come twice
         end = time.monotonic() + 1
         while time.monotonic() < end:
@@ -154,7 +180,7 @@ def test_committed_offsets_and_metadata_survive_a_restart(tmp_path) -> None:
                     got[m.partition()].append(m.offset())
                 return sum(map(len, got.values())) >= 60
 
-            wait_until(sixty, 30, what="60 messages")
+            wait_until(sixty, 30, what="60 messages", step=0)
             commits = [TopicPartition(topic, p, max(offs) + 1, metadata=f"meta-{p}-{max(offs) + 1}")
                        for p, offs in got.items() if offs]
             c.commit(offsets=commits, asynchronous=False)
@@ -180,7 +206,7 @@ def test_committed_offsets_and_metadata_survive_a_restart(tmp_path) -> None:
                     count[0] += 1
                 return count[0] >= 100 - sum(expected.values())
 
-            wait_until(resumed, 30, what="the rest of the messages")
+            wait_until(resumed, 30, what="the rest of the messages", step=0)
             for p, offset in first.items():
                 assert offset == expected.get(p, 0)
         finally:

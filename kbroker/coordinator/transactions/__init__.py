@@ -1,0 +1,30 @@
+"""The transaction coordinator (transactional ids, transactions, `__transaction_state`).
+
+Handlers reach a broker's one TransactionCoordinator through `transaction_coordinator(broker)`: the broker's
+`transaction_coordinator` attribute, made on first use. The broker's task group runs its `run()` (load,
+transaction timeouts, transactional id expiry); without it the coordinator loads on first use and timeouts wait.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from kbroker.coordinator.transactions.coordinator import (
+    InitResult,
+    TransactionCoordinator,
+    TransactionMetadata,
+    TxnState,
+)
+from kbroker.coordinator.transactions.records import TRANSACTION_STATE_TOPIC
+
+__all__ = ["InitResult", "TRANSACTION_STATE_TOPIC", "TransactionCoordinator", "TransactionMetadata", "TxnState",
+           "transaction_coordinator"]
+
+_ATTR = "transaction_coordinator"
+
+
+def transaction_coordinator(broker: Any) -> TransactionCoordinator:
+    coordinator = getattr(broker, _ATTR, None)
+    if coordinator is None:
+        coordinator = TransactionCoordinator(broker)
+        setattr(broker, _ATTR, coordinator)
+    return coordinator

@@ -1,0 +1,156 @@
+"""Where the transaction coordinator's durable state goes: `__transaction_state` (or a list, for unit tests).
+
+Each change of a transactional id's metadata is one record (kbroker.coordinator.transactions.records) appended to
+the partition of `__transaction_state` that owns the id before the change takes effect; at start-up every
+partition is replayed and the last record of each id wins (a null value removes it). The topic is created
+(compacted, `transaction.state.log.num.partitions` partitions) on first use.
+"""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Iterator, Protocol
+
+from kbroker.coordinator.transactions.records import (
+    TRANSACTION_STATE_TOPIC,
+    TxnLogValue,
+    TxnRecordError,
+    decode_key,
+    decode_value,
+    encode_key,
+    encode_value,
+    partition_for,
+)
+from wire import records as rec
+from wire.errors import ErrorCode, KafkaError
+
+if TYPE_CHECKING:
+    from kbroker.broker import Broker
+
+log = logging.getLogger(__name__)
+
+_READ_CHUNK = 1 << 20
+
+
+class TxnStore(Protocol):
+    def replay(self) -> Iterator[tuple[str, TxnLogValue | None]]:
+        """Every record stored, oldest first."""
+        ...
+
+    def append(self, transactional_id: str, value: TxnLogValue | None, now_ms: int) -> None:
+        """Store one record durably; KafkaError if that is not possible."""
+        ...
+
+    def coordinator_epoch(self, transactional_id: str) -> int:
+        ...
+
+
+class MemoryTxnStore:
+    def __init__(self) -> None:
+        self.records: list[tuple[str, TxnLogValue | None]] = []
+
+    def replay(self) -> Iterator[tuple[str, TxnLogValue | None]]:
+        return iter(list(self.records))
+
+    def append(self, transactional_id: str, value: TxnLogValue | None, now_ms: int) -> None:
+        self.records.append((transactional_id, value))
+
+    def coordinator_epoch(self, transactional_id: str) -> int:
+        return 0
+
+
+class LogTxnStore:
+    def __init__(self, broker: "Broker", num_partitions: int = 50, segment_bytes: int = 104857600) -> None:
+        self.broker = broker
+        self.num_partitions = num_partitions
+        self.segment_bytes = segment_bytes
+
+    def partitions(self) -> int | None:
+        info = self.broker.topic(TRANSACTION_STATE_TOPIC)
+        return None if info is None else info.partitions
+
+    def ensure_topic(self) -> int:
+        count = self.partitions()
+        if count is not None:
+            return count
+        configs = {"cleanup.policy": "compact", "segment.bytes": str(self.segment_bytes),
+                   "min.insync.replicas": "1", "unclean.leader.election.enable": "false"}
+        try:
+            info = self.broker.create_topic(TRANSACTION_STATE_TOPIC, max(1, self.num_partitions), configs)
+        except KafkaError as exc:
+            if exc.code != ErrorCode.TOPIC_ALREADY_EXISTS:
+                raise
+            return self.partitions() or self.num_partitions
+        log.info("created %s with %d partitions", TRANSACTION_STATE_TOPIC, info.partitions)
+        return info.partitions
+
+    def _partition(self, transactional_id: str):  # type: ignore[no-untyped-def]
+        index = partition_for(transactional_id, self.ensure_topic())
+        partition = self.broker.partition(TRANSACTION_STATE_TOPIC, index)
+        if partition is None:
+            raise KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, f"{TRANSACTION_STATE_TOPIC}-{index} is not available")
+        return partition
+
+    def coordinator_epoch(self, transactional_id: str) -> int:
+        count = self.partitions()
+        if count is None:
+            return 0
+        partition = self.broker.partition(TRANSACTION_STATE_TOPIC, partition_for(transactional_id, count))
+        return 0 if partition is None else partition.leader_epoch
+
+    def append(self, transactional_id: str, value: TxnLogValue | None, now_ms: int) -> None:
+        try:
+            partition = self._partition(transactional_id)
+        except KafkaError:
+            raise
+        except Exception as exc:  # the topic could not be created (a storage failure): the client retries
+            log.exception("cannot create %s", TRANSACTION_STATE_TOPIC)
+            raise KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, str(exc)) from exc
+        batch = rec.build_batch(
+            [rec.Record(0, 0, encode_key(transactional_id), None if value is None else encode_value(value))],
+            base_timestamp=now_ms,
+        )
+        try:
+            partition.append_records(batch, now_ms=now_ms, max_message_bytes=max(len(batch), 1 << 30),
+                                     log_append_time=False)
+        except KafkaError:
+            raise
+        except Exception as exc:  # a storage failure: the client retries
+            log.exception("writing transactional id %s to %s-%d failed", transactional_id,
+                          TRANSACTION_STATE_TOPIC, partition.index)
+            raise KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, str(exc)) from exc
+
+    def replay(self) -> Iterator[tuple[str, TxnLogValue | None]]:
+        count = self.partitions()
+        if count is None:
+            return
+        for index in range(count):
+            partition = self.broker.partition(TRANSACTION_STATE_TOPIC, index)
+            if partition is not None:
+                yield from self._replay_partition(partition, index)
+
+    def _replay_partition(self, partition, index: int) -> Iterator[tuple[str, TxnLogValue | None]]:  # type: ignore[no-untyped-def]
+        plog = partition.log
+        offset, end = plog.log_start_offset, plog.log_end_offset
+        while offset < end:
+            info = plog.read(offset, _READ_CHUNK, min_one_batch=True)
+            if not info.records or info.next_offset <= offset:
+                break
+            data = memoryview(info.records)
+            for position, header in rec.iter_batches(data):
+                if header.is_control:
+                    continue
+                try:
+                    records = rec.decode_records(data[position : position + header.size])
+                except (rec.CorruptRecordError, rec.InvalidRecordError) as exc:
+                    log.warning("skipping an unreadable batch of %s-%d at %d: %s", TRANSACTION_STATE_TOPIC, index,
+                                header.base_offset, exc)
+                    continue
+                for record in records:
+                    try:
+                        txn_id = decode_key(record.key)
+                        if txn_id is None:
+                            continue
+                        yield txn_id, decode_value(record.value)
+                    except (TxnRecordError, UnicodeDecodeError) as exc:
+                        log.warning("skipping an unreadable record of %s-%d: %s", TRANSACTION_STATE_TOPIC, index, exc)
+            offset = info.next_offset

@@ -1,0 +1,26 @@
+"""ConsumerGroupDescribe (69), v0–1: KIP-848 consumer groups with their epochs, assignor, and each member's
+subscription, current and target assignment. A classic group answers GROUP_ID_NOT_FOUND (clients then use
+DescribeGroups), as Kafka does. v1 adds each member's type (1: consumer protocol).
+"""
+from __future__ import annotations
+
+from kbroker.coordinator import group_coordinator
+from kbroker.server.context import RequestContext
+
+KEY, MIN, MAX = 69, 0, 1
+
+NOT_REQUESTED = -2147483648
+GROUP_OPERATIONS = sum(1 << op for op in (3, 6, 8))  # READ, DELETE, DESCRIBE (no authorizer)
+
+
+async def handle(ctx: RequestContext, request: dict) -> dict:
+    manager = group_coordinator(ctx.broker).consumer_groups
+    groups = []
+    for group_id in request["group_ids"]:
+        entry = {"error_message": None, "group_state": "", "group_epoch": -1, "assignment_epoch": -1,
+                 "assignor_name": "", "members": []}
+        entry.update(manager.describe(group_id))
+        include = bool(request["include_authorized_operations"]) and not entry["error_code"]
+        entry["authorized_operations"] = GROUP_OPERATIONS if include else NOT_REQUESTED
+        groups.append(entry)
+    return {"throttle_time_ms": 0, "groups": groups}

@@ -1,0 +1,23 @@
+"""ConsumerGroupHeartbeat (68), v0–1: the KIP-848 consumer group protocol (group.protocol=consumer).
+
+One request does everything: join (epoch 0), heartbeat and reconcile (the member's epoch, the partitions it owns),
+leave (epoch -1, or -2 for a static member leaving for a while). The coordinator assigns partitions itself
+(uniform or range assignor) and answers each member with its next assignment. v1 adds subscribed_topic_regex and
+requires the client to choose its member id.
+"""
+from __future__ import annotations
+
+from kbroker.coordinator import client_host, client_id, group_coordinator
+from kbroker.server.context import RequestContext
+
+KEY, MIN, MAX = 68, 0, 1
+
+
+async def handle(ctx: RequestContext, request: dict) -> dict:
+    manager = group_coordinator(ctx.broker).consumer_groups
+    response = manager.heartbeat(request, version=ctx.version, client_id=client_id(ctx), client_host=client_host(ctx))
+    return {"throttle_time_ms": 0, "error_code": response["error_code"],
+            "error_message": response.get("error_message"), "member_id": response.get("member_id"),
+            "member_epoch": response.get("member_epoch", 0),
+            "heartbeat_interval_ms": response.get("heartbeat_interval_ms", 0),
+            "assignment": response.get("assignment")}

@@ -1,0 +1,42 @@
+"""DescribeCluster (60), v0–2: this broker, the cluster id, and itself as controller id (Kafka's brokers answer
+with a live broker's id, KRaft controllers not being reachable by clients).
+
+Brokers answer the BROKER endpoint type only: asking for controllers gets MISMATCHED_ENDPOINT_TYPE (v1+,
+INVALID_REQUEST in v0), an unknown type UNSUPPORTED_ENDPOINT_TYPE.
+"""
+from __future__ import annotations
+
+from kbroker.handlers.metadata import CLUSTER_OPERATIONS, NOT_REQUESTED
+from kbroker.server.context import RequestContext
+from wire.errors import ErrorCode
+
+KEY, MIN, MAX = 60, 0, 2
+
+UNKNOWN_ENDPOINT, BROKER_ENDPOINT, CONTROLLER_ENDPOINT = 0, 1, 2
+_NAMES = {BROKER_ENDPOINT: "BROKER", CONTROLLER_ENDPOINT: "CONTROLLER"}
+
+
+async def handle(ctx: RequestContext, request: dict) -> dict:
+    broker = ctx.broker
+    endpoint = request.get("endpoint_type", BROKER_ENDPOINT)
+    if endpoint not in _NAMES:
+        return {"throttle_time_ms": 0, "cluster_id": "", "brokers": [],
+                "error_code": ErrorCode.INVALID_REQUEST if ctx.version == 0 else ErrorCode.UNSUPPORTED_ENDPOINT_TYPE,
+                "error_message": f"Unsupported endpoint type {endpoint}"}
+    if endpoint != BROKER_ENDPOINT:
+        return {"throttle_time_ms": 0, "cluster_id": "", "brokers": [],
+                "error_code": ErrorCode.INVALID_REQUEST if ctx.version == 0 else ErrorCode.MISMATCHED_ENDPOINT_TYPE,
+                "error_message": "The request was sent to an endpoint of type BROKER, but we wanted an endpoint "
+                                 f"of type {_NAMES[endpoint]}"}
+    return {
+        "throttle_time_ms": 0,
+        "error_code": 0,
+        "error_message": None,
+        "endpoint_type": BROKER_ENDPOINT,
+        "cluster_id": broker.metadata.cluster_id,
+        "controller_id": broker.node_id,
+        "brokers": [{"broker_id": broker.node_id, "host": broker.advertised.host, "port": broker.advertised.port,
+                     "rack": broker.config["broker.rack"] or None, "is_fenced": False}],
+        "cluster_authorized_operations": CLUSTER_OPERATIONS if request["include_cluster_authorized_operations"]
+        else NOT_REQUESTED,
+    }

@@ -1,0 +1,93 @@
+"""IncrementalAlterConfigs (44), v0–1: SET, DELETE, APPEND and SUBTRACT (the last two on LIST keys, starting
+from the default when unset) on a topic's configs, this broker's dynamic configs ("<node id>", or "" for the
+cluster default) or its loggers (BROKER_LOGGER). The result is validated as a whole and applied live unless
+validate_only; a failing resource changes nothing. Kafka's preprocessing applies: a resource twice in a
+request, duplicate keys, or a null value for anything but DELETE make that resource INVALID_REQUEST.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from kbroker.config import KAFKA_KEYS, default_of
+from kbroker.handlers._configs import BROKER, BROKER_LOGGER, TOPIC, alter_loggers, broker_id_of
+from kbroker.server.context import RequestContext
+from kbroker.topic_config import OP_DELETE, apply_incremental, topic_default, topic_type
+from wire.errors import ErrorCode, KafkaError
+
+KEY, MIN, MAX = 44, 0, 1
+
+
+def _broker_type(name: str) -> str | None:
+    spec = KAFKA_KEYS.get(name)
+    if spec is None:
+        raise KafkaError(ErrorCode.INVALID_CONFIG, f"Unknown config name: {name}")
+    return spec.type
+
+
+def _alter(ctx: RequestContext, rtype: int, name: str, ops: list[tuple[str, int, str | None]], validate_only: bool) -> None:
+    broker = ctx.broker
+    for key, op, value in ops:
+        if op not in (0, 1, 2, 3):
+            raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unknown operations type {op}")
+    if rtype == BROKER_LOGGER:
+        try:
+            requested = int(name)
+        except ValueError:
+            raise KafkaError(ErrorCode.INVALID_REQUEST, f"Node id must be an integer, but it is: {name}") from None
+        if requested != broker.node_id:
+            raise KafkaError(ErrorCode.INVALID_REQUEST,
+                             f"Unexpected node id. Expected {broker.node_id}, but received {broker.node_id}")
+        alter_loggers(ops, validate_only)
+    elif rtype == TOPIC:
+        if not name:
+            raise KafkaError(ErrorCode.INVALID_REQUEST, "Default topic resources are not allowed.")
+        info = broker.topic(name)
+        current = dict(info.configs) if info is not None else {}
+        updated = apply_incremental(current, ops, topic_type, topic_default)
+        broker.alter_topic_configs(name, updated, validate_only=validate_only)
+    elif rtype == BROKER:
+        per_broker = bool(name)
+        if per_broker:
+            broker_id_of(name, broker.node_id, what="Node id")
+        current = broker.config.dynamic_layer(per_broker)
+        for key, op, _ in ops:
+            if op in (2, 3):
+                _broker_type(key)
+        try:
+            updated = apply_incremental(current, ops, lambda k: KAFKA_KEYS[k].type if k in KAFKA_KEYS else None,
+                                        default_of)
+        except KafkaError as exc:
+            if exc.code == ErrorCode.INVALID_CONFIG:  # Kafka's broker-side wording
+                key = next(k for k, o, _ in ops if o in (2, 3) and _broker_type(k) != "LIST")
+                verb = "append" if next(o for k, o, _ in ops if k == key) == 2 else "subtract"
+                raise KafkaError(ErrorCode.INVALID_CONFIG,
+                                 f"Config value {verb} is not allowed for config key: {key}") from None
+            raise
+        broker.alter_broker_configs(per_broker, updated, validate_only=validate_only)
+    else:
+        raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unknown resource type {rtype}")
+
+
+async def handle(ctx: RequestContext, request: dict) -> dict:
+    resources = request["resources"]
+    counts = Counter((r["resource_type"], r["resource_name"]) for r in resources)
+    responses = []
+    for resource in resources:
+        rtype, name = resource["resource_type"], resource["resource_name"]
+        entry = {"error_code": 0, "error_message": None, "resource_type": rtype, "resource_name": name}
+        try:
+            if counts[(rtype, name)] > 1:
+                raise KafkaError(ErrorCode.INVALID_REQUEST, "Each resource must appear at most once.")
+            names = [c["name"] for c in resource["configs"]]
+            if len(set(names)) != len(names):
+                raise KafkaError(ErrorCode.INVALID_REQUEST, "Error due to duplicate config keys")
+            nulls = [c["name"] for c in resource["configs"]
+                     if c["config_operation"] != OP_DELETE and c["value"] is None]
+            if nulls:
+                raise KafkaError(ErrorCode.INVALID_REQUEST, "Null value not supported for : " + ", ".join(nulls))
+            ops = [(c["name"], c["config_operation"], c["value"]) for c in resource["configs"]]
+            _alter(ctx, rtype, name, ops, request["validate_only"])
+        except KafkaError as exc:
+            entry["error_code"], entry["error_message"] = int(exc.code), exc.message
+        responses.append(entry)
+    return {"throttle_time_ms": 0, "responses": responses}

@@ -1,0 +1,296 @@
+"""Prometheus metrics of one broker (`kbroker serve --metrics-listen HOST:PORT`, needs `kbroker[metrics]`).
+
+Two sources:
+- **per request**, from dispatch (`observe_request`): request rate and latency per API and version, request and
+  response bytes per API, and messages/bytes in and out per topic, read from the decoded Produce requests (the
+  partitions the response reports as appended) and from the Fetch responses (the batches sent).
+- **at scrape time**, a custom collector reads the broker's state: partition offsets and sizes, consumer-group
+  committed offsets and lag (high watermark − committed offset, as `kafka-consumer-groups` and AdminClient users
+  compute it), active connections, faults injected.
+
+Every metric lives in this broker's own registry (several in-process brokers may share a process) and the
+scrape runs on the broker's event loop (kbroker.control serves it there), so it sees a consistent state.
+"""
+from __future__ import annotations
+
+import logging
+import struct
+from typing import TYPE_CHECKING, Any, Iterable
+
+from kbroker import __version__
+from wire.schema import APIS
+
+if TYPE_CHECKING:
+    from kbroker.broker import Broker
+
+log = logging.getLogger(__name__)
+
+_I32 = struct.Struct(">i")
+_I16 = struct.Struct(">h")
+NO_UUID = bytes(16)
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+def available() -> bool:
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def count_records(records: bytes | memoryview | None) -> tuple[int, int]:
+    """(records, bytes) of a record set as it travels in Produce and Fetch: v2 batches (control batches are not
+    records) or legacy message sets (one per message, a compressed wrapper counting as one). A trailing partial
+    batch (Fetch may cut one) counts in bytes only."""
+    if not records:
+        return 0, 0
+    size = len(records)
+    count = 0
+    pos = 0
+    while pos + 17 <= size:
+        length = _I32.unpack_from(records, pos + 8)[0]
+        end = pos + 12 + length
+        if length <= 0 or end > size:
+            break
+        magic = records[pos + 16]
+        if magic == 2:
+            if pos + 61 > size:
+                break
+            attributes = _I16.unpack_from(records, pos + 21)[0]
+            if not attributes & 0x20:  # control batch
+                count += max(0, _I32.unpack_from(records, pos + 57)[0])
+        else:
+            count += 1
+        pos = end
+    return count, size
+
+
+class Metrics:
+    def __init__(self, broker: "Broker", server: Any = None) -> None:
+        try:
+            from prometheus_client import CollectorRegistry, Counter, Histogram
+        except ImportError as exc:
+            raise RuntimeError("metrics need prometheus_client: pip install 'kbroker[metrics]'") from exc
+        self.broker = broker
+        self.server = server
+        self.registry = CollectorRegistry(auto_describe=False)
+        r = self.registry
+        self.requests = Counter("kbroker_requests", "Requests answered (or dropped), per API and version.",
+                                ["api", "version"], registry=r)
+        self.latency = Histogram("kbroker_request_duration_seconds",
+                                 "Time from a decoded request to its encoded response, per API and version "
+                                 "(Fetch long polls and JoinGroup waits included).",
+                                 ["api", "version"], buckets=LATENCY_BUCKETS, registry=r)
+        self.request_bytes = Counter("kbroker_request_bytes", "Bytes of request frames received, per API.",
+                                     ["api"], registry=r)
+        self.response_bytes = Counter("kbroker_response_bytes", "Bytes of response frames sent, per API.",
+                                      ["api"], registry=r)
+        self.messages_in = Counter("kbroker_topic_messages_in", "Records appended by Produce, per topic.",
+                                   ["topic"], registry=r)
+        self.bytes_in = Counter("kbroker_topic_bytes_in", "Record bytes appended by Produce, per topic.",
+                                ["topic"], registry=r)
+        self.messages_out = Counter("kbroker_topic_messages_out",
+                                    "Records sent in Fetch responses, per topic (whole batches: a batch "
+                                    "fetched from its middle counts all its records).", ["topic"], registry=r)
+        self.bytes_out = Counter("kbroker_topic_bytes_out", "Record bytes sent in Fetch responses, per topic.",
+                                 ["topic"], registry=r)
+        self._api_children: dict[tuple[int, int], tuple[Any, Any, Any, Any]] = {}
+        self._topic_children: dict[tuple[str, str], Any] = {}
+        self.registry.register(_StateCollector(self))
+
+    # -- per request (dispatch calls this for every request with a readable header)
+
+    def observe_request(self, api_key: int, version: int, seconds: float, request_bytes: int, response_bytes: int,
+                        request: Any, response: Any) -> None:
+        children = self._api_children.get((api_key, version))
+        if children is None:
+            name = APIS[api_key].name if api_key in APIS else str(api_key)
+            children = (self.requests.labels(name, str(version)), self.latency.labels(name, str(version)),
+                        self.request_bytes.labels(name), self.response_bytes.labels(name))
+            self._api_children[(api_key, version)] = children
+        children[0].inc()
+        children[1].observe(seconds)
+        children[2].inc(request_bytes)
+        if response_bytes:
+            children[3].inc(response_bytes)
+        if api_key == 0 and request is not None:
+            self._produced(version, request, response)
+        elif api_key == 1 and response is not None:
+            self._fetched(version, response)
+
+    def _topic(self, counter: Any, kind: str, topic: str) -> Any:
+        child = self._topic_children.get((kind, topic))
+        if child is None:
+            child = self._topic_children[(kind, topic)] = counter.labels(topic)
+        return child
+
+    def _name(self, name: str | None, topic_id: bytes | None) -> str | None:
+        if topic_id and topic_id != NO_UUID:
+            info = self.broker.metadata.by_id.get(topic_id)
+            return info.name if info else None
+        return name or None
+
+    def _produced(self, version: int, request: dict, response: dict | None) -> None:
+        failed: set[tuple[Any, int]] = set()
+        if response is not None:
+            for t in response.get("responses") or ():
+                ident = t.get("topic_id") if version >= 13 else t.get("name")
+                for p in t.get("partition_responses") or ():
+                    if p.get("error_code"):
+                        failed.add((ident, p.get("index")))
+        for t in request.get("topic_data") or ():
+            ident = t.get("topic_id") if version >= 13 else t.get("name")
+            name = self._name(t.get("name"), t.get("topic_id") if version >= 13 else None)
+            if name is None:
+                continue
+            messages = size = 0
+            for p in t.get("partition_data") or ():
+                if (ident, p.get("index")) in failed:
+                    continue
+                m, b = count_records(p.get("records"))
+                messages += m
+                size += b
+            if size:
+                self._topic(self.messages_in, "mi", name).inc(messages)
+                self._topic(self.bytes_in, "bi", name).inc(size)
+
+    def _fetched(self, version: int, response: dict) -> None:
+        for t in response.get("responses") or ():
+            name = self._name(t.get("topic"), t.get("topic_id") if version >= 13 else None)
+            if name is None:
+                continue
+            messages = size = 0
+            for p in t.get("partitions") or ():
+                m, b = count_records(p.get("records"))
+                messages += m
+                size += b
+            if size:
+                self._topic(self.messages_out, "mo", name).inc(messages)
+                self._topic(self.bytes_out, "bo", name).inc(size)
+
+    # -- exposition
+
+    def render(self) -> bytes:
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.registry)
+
+    @property
+    def content_type(self) -> str:
+        from prometheus_client import CONTENT_TYPE_LATEST
+
+        return CONTENT_TYPE_LATEST
+
+
+def group_lag(broker: Any) -> list[tuple[str, str, int, int, int]]:
+    """(group, topic, partition, committed offset, lag) for every committed offset of every group the coordinator
+    knows, lag = high watermark − committed (never below 0). Empty when no group was ever used."""
+    coordinator = getattr(broker, "group_coordinator", None)
+    if coordinator is None:
+        return []
+    error, groups = coordinator.list_groups()
+    if error:
+        return []
+    out = []
+    for g in groups:
+        group_id = g["group_id"]
+        error, topics = coordinator.fetch_offsets(group_id, None)
+        if error:
+            continue
+        for topic, rows in topics:
+            for partition, offset, _epoch, _meta, perr in rows:
+                part = broker.partitions.get((topic, partition))
+                if perr or offset < 0 or part is None:
+                    continue
+                out.append((group_id, topic, partition, offset, max(0, part.high_watermark - offset)))
+    return out
+
+
+class _StateCollector:
+    """Broker state read at scrape time."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterable[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
+
+        broker = self.metrics.broker
+        info = InfoMetricFamily("kbroker_build", "kbroker version, node id and cluster id.")
+        info.add_metric([], {"version": __version__, "node_id": str(broker.node_id),
+                             "cluster_id": str(getattr(broker.metadata, "cluster_id", "") or "")})
+        yield info
+
+        lso = GaugeMetricFamily("kbroker_partition_log_start_offset", "First offset of the partition's log.",
+                                labels=["topic", "partition"])
+        leo = GaugeMetricFamily("kbroker_partition_log_end_offset", "Offset the next record will get.",
+                                labels=["topic", "partition"])
+        hw = GaugeMetricFamily("kbroker_partition_high_watermark", "Offset up to which consumers can read.",
+                               labels=["topic", "partition"])
+        size = GaugeMetricFamily("kbroker_partition_size_bytes", "Bytes of the partition's log segments.",
+                                 labels=["topic", "partition"])
+        segments = GaugeMetricFamily("kbroker_partition_segments", "Segments of the partition's log.",
+                                     labels=["topic", "partition"])
+        messages = GaugeMetricFamily("kbroker_partition_messages",
+                                     "Offsets held by the partition (log end offset − log start offset).",
+                                     labels=["topic", "partition"])
+        for (topic, index), part in list(broker.partitions.items()):
+            labels = [topic, str(index)]
+            try:
+                plog = part.log
+                start, end = plog.log_start_offset, plog.log_end_offset
+                lso.add_metric(labels, start)
+                leo.add_metric(labels, end)
+                hw.add_metric(labels, part.high_watermark)
+                size.add_metric(labels, plog.size_bytes)
+                segments.add_metric(labels, plog.segments)
+                messages.add_metric(labels, end - start)
+            except Exception:  # a partition being deleted under the scrape
+                continue
+        yield from (lso, leo, hw, size, segments, messages)
+
+        topics = GaugeMetricFamily("kbroker_topic_partitions", "Partitions of each topic.", labels=["topic"])
+        for name, tinfo in list(broker.metadata.topics.items()):
+            topics.add_metric([name], tinfo.partitions)
+        yield topics
+
+        committed = GaugeMetricFamily("kbroker_consumergroup_committed_offset", "Committed offset of a group.",
+                                      labels=["group", "topic", "partition"])
+        lag = GaugeMetricFamily("kbroker_consumergroup_lag",
+                                "High watermark minus the group's committed offset.",
+                                labels=["group", "topic", "partition"])
+        lag_sum = GaugeMetricFamily("kbroker_consumergroup_lag_sum", "Lag of a group over all its partitions.",
+                                    labels=["group"])
+        members = GaugeMetricFamily("kbroker_consumergroup_members", "Members of a group.", labels=["group", "state"])
+        totals: dict[str, int] = {}
+        try:
+            for group_id, topic, partition, offset, behind in group_lag(broker):
+                committed.add_metric([group_id, topic, str(partition)], offset)
+                lag.add_metric([group_id, topic, str(partition)], behind)
+                totals[group_id] = totals.get(group_id, 0) + behind
+            coordinator = getattr(broker, "group_coordinator", None)
+            if coordinator is not None:
+                for group_id, group in list(coordinator.groups.items()):
+                    state = str(getattr(group, "state_name", ""))
+                    members.add_metric([group_id, state], len(getattr(group, "members", {}) or {}))
+        except Exception:
+            log.exception("reading group state for metrics failed")
+        for group_id, total in totals.items():
+            lag_sum.add_metric([group_id], total)
+        yield from (committed, lag, lag_sum, members)
+
+        server = self.metrics.server
+        active = GaugeMetricFamily("kbroker_connections_active", "Client connections open now.")
+        active.add_metric([], getattr(server, "connections", 0))
+        yield active
+        accepted = CounterMetricFamily("kbroker_connections_accepted", "Client connections accepted since start.")
+        accepted.add_metric([], getattr(server, "accepted", 0))
+        yield accepted
+
+        faults = getattr(broker, "faults", None)
+        injected = CounterMetricFamily("kbroker_faults_injected", "Faults applied to requests, by kind and API.",
+                                       labels=["kind", "api"])
+        for (kind, api), n in list(getattr(faults, "injected", {}).items()):
+            injected.add_metric([kind, api], n)
+        yield injected

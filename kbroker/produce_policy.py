@@ -1,0 +1,140 @@
+"""Topic-config checks and rewrites on the produce path that Kafka's LogValidator does beyond framing and size:
+
+- message.timestamp.before.max.ms / message.timestamp.after.max.ms: a CreateTime record whose timestamp is too far
+  behind or ahead of the broker's clock fails the batch with INVALID_TIMESTAMP;
+- cleanup.policy with compact: a record without a key fails the batch with INVALID_RECORD;
+- compression.type other than producer: every batch not already in that codec is recompressed (uncompressed:
+  decompressed), keeping offsets deltas, timestamps, headers and the producer id / epoch / sequence.
+
+The partition calls `apply` once per produce, with the policy of the topic (`for_topic`) and the batches it has
+validated; the common case (delete policy, producer compression, no lower timestamp bound) returns at once
+without decoding a record: the upper timestamp bound is checked against each batch's maxTimestamp.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from wire import records as rec
+from wire.errors import ErrorCode, KafkaError
+
+if TYPE_CHECKING:
+    from kbroker.broker import Broker
+
+LONG_MAX = 2**63 - 1
+CODECS = {"uncompressed": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
+
+
+@dataclass(frozen=True)
+class ProducePolicy:
+    topic: str
+    partition: int
+    target_codec: int | None  # None: keep the producer's
+    log_append_time: bool
+    before_max_ms: int
+    after_max_ms: int
+    compacted: bool
+
+    @property
+    def trivial(self) -> bool:
+        return (self.target_codec is None and not self.compacted
+                and (self.log_append_time or self.before_max_ms >= LONG_MAX))
+
+
+def for_topic(broker: "Broker", topic: str, partition: int = 0) -> ProducePolicy:
+    """The policy of a topic as its configs stand now (they may change at any time)."""
+    from kbroker.topic_config import cleanup_policy, value_of
+
+    info = broker.metadata.topics[topic]
+    configs = info.configs
+    codec = value_of("compression.type", configs, broker.config)
+    return ProducePolicy(
+        topic=topic,
+        partition=partition,
+        target_codec=CODECS.get(codec),
+        log_append_time=value_of("message.timestamp.type", configs, broker.config) == "LogAppendTime",
+        before_max_ms=int(value_of("message.timestamp.before.max.ms", configs, broker.config)),
+        after_max_ms=int(value_of("message.timestamp.after.max.ms", configs, broker.config)),
+        compacted=cleanup_policy(configs, broker.config)[1],
+    )
+
+
+def apply(records: bytes | bytearray | memoryview, batches: list[tuple[int, rec.BatchHeader]], policy: ProducePolicy,
+          now_ms: int) -> tuple[bytes | bytearray | memoryview, list[tuple[int, rec.BatchHeader]]]:
+    """Check (KafkaError INVALID_TIMESTAMP / INVALID_RECORD) and, for broker-side compression, rewrite the batches.
+    Returns the records to append and their (position, header) list (the same objects when nothing changed)."""
+    if policy.trivial:
+        if not policy.log_append_time and policy.after_max_ms < LONG_MAX:
+            for position, header in batches:
+                if header.max_timestamp != rec.NO_TIMESTAMP and header.max_timestamp - now_ms > policy.after_max_ms:
+                    _check_timestamps(records, [(position, header)], policy, now_ms)
+        return records, batches
+    out = bytearray()
+    changed = False
+    for position, header in batches:
+        batch = memoryview(records)[position:position + header.size]
+        decoded = None
+        if policy.compacted or _needs_timestamp_scan(header, policy, now_ms):
+            decoded = rec.decode_records(batch, verify_crc=False)
+            _check_records(header, decoded, policy, now_ms)
+        if policy.target_codec is not None and header.compression != policy.target_codec:
+            if decoded is None:
+                decoded = rec.decode_records(batch, verify_crc=False)
+            out += _recompress(header, decoded, policy.target_codec)
+            changed = True
+        else:
+            out += batch
+    if not changed:
+        return records, batches
+    return out, list(rec.iter_batches(out))
+
+
+def _needs_timestamp_scan(header: rec.BatchHeader, policy: ProducePolicy, now_ms: int) -> bool:
+    if policy.log_append_time:
+        return False
+    if policy.before_max_ms < LONG_MAX:
+        return True
+    return policy.after_max_ms < LONG_MAX and (header.max_timestamp == rec.NO_TIMESTAMP
+                                               or header.max_timestamp - now_ms > policy.after_max_ms)
+
+
+def _check_timestamps(records: bytes | bytearray | memoryview, batches: list[tuple[int, rec.BatchHeader]],
+                      policy: ProducePolicy, now_ms: int) -> None:
+    for position, header in batches:
+        batch = memoryview(records)[position:position + header.size]
+        _check_records(header, rec.decode_records(batch, verify_crc=False), policy, now_ms)
+
+
+def _check_records(header: rec.BatchHeader, records: list[rec.Record], policy: ProducePolicy, now_ms: int) -> None:
+    check_time = not policy.log_append_time and not header.is_log_append_time
+    for index, record in enumerate(records):
+        if policy.compacted and record.key is None:
+            raise KafkaError(ErrorCode.INVALID_RECORD, "Compacted topic cannot accept message without key in "
+                                                       f"topic partition {policy.topic}-{policy.partition}.")
+        if not check_time:
+            continue
+        timestamp = header.base_timestamp + record.timestamp_delta
+        if timestamp == rec.NO_TIMESTAMP:
+            continue
+        if now_ms - timestamp > policy.before_max_ms or timestamp - now_ms > policy.after_max_ms:
+            raise KafkaError(
+                ErrorCode.INVALID_TIMESTAMP,
+                f"Timestamp {timestamp} of message with offset {record.offset_delta} is out of range. The timestamp "
+                f"should be within [{now_ms - min(policy.before_max_ms, now_ms)}, "
+                f"{min(now_ms + policy.after_max_ms, LONG_MAX)}]")
+
+
+def _recompress(header: rec.BatchHeader, records: list[rec.Record], codec: int) -> bytes:
+    if records:
+        max_timestamp = (header.max_timestamp if header.is_log_append_time
+                         else max(header.base_timestamp + r.timestamp_delta for r in records))
+    else:
+        max_timestamp = header.max_timestamp
+    return rec.build_batch(
+        records, base_offset=header.base_offset, compression=codec,
+        timestamp_type_log_append=header.is_log_append_time, base_timestamp=header.base_timestamp,
+        producer_id=header.producer_id, producer_epoch=header.producer_epoch, base_sequence=header.base_sequence,
+        transactional=header.is_transactional, control=header.is_control,
+        partition_leader_epoch=header.partition_leader_epoch, last_offset_delta=header.last_offset_delta,
+        max_timestamp=max_timestamp,
+    )

@@ -1,0 +1,106 @@
+"""The produce-path topic policy (kbroker.produce_policy): timestamp bounds, keys on compacted topics, and
+broker-side recompression, on real batches; and end to end once the partition applies it."""
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from kbroker.produce_policy import ProducePolicy, apply
+from tests.admin.conftest import create_topic, fetch, produce, unique
+from tests.rawclient import RawClient
+from wire.errors import ErrorCode, KafkaError
+from wire.records import Record, build_batch, decode_batch, iter_batches
+
+NOW = 1_700_000_000_000
+LONG_MAX = 2**63 - 1
+
+
+def policy(**changes) -> ProducePolicy:  # type: ignore[no-untyped-def]
+    base = dict(topic="t", partition=0, target_codec=None, log_append_time=False, before_max_ms=LONG_MAX,
+                after_max_ms=3_600_000, compacted=False)
+    base.update(changes)
+    return ProducePolicy(**base)
+
+
+def batch(*records: tuple[bytes | None, bytes | None, int], compression: int = 0, producer_id: int = -1) -> bytes:
+    base = records[0][2]
+    return build_batch([Record(i, ts - base, k, v, [("h", b"1")]) for i, (k, v, ts) in enumerate(records)],
+                       base_timestamp=base, compression=compression, producer_id=producer_id,
+                       producer_epoch=0 if producer_id >= 0 else -1, base_sequence=0 if producer_id >= 0 else -1)
+
+
+def run(data: bytes, p: ProducePolicy) -> tuple[bytes, list]:
+    batches = list(iter_batches(data))
+    out, headers = apply(data, batches, p, NOW)
+    return bytes(out), headers
+
+
+def test_default_policy_leaves_batches_alone() -> None:
+    data = batch((b"k", b"v", NOW), (None, b"v", NOW - 10**9))
+    batches = list(iter_batches(data))
+    out, headers = apply(data, batches, policy(), NOW)
+    assert out is data and headers is batches
+
+
+def test_timestamp_bounds() -> None:
+    future = batch((b"k", b"v", NOW + 2 * 3_600_000))
+    with pytest.raises(KafkaError) as info:
+        run(future, policy())
+    assert info.value.code == ErrorCode.INVALID_TIMESTAMP and "out of range" in info.value.message
+    old = batch((b"k", b"v", NOW), (b"k", b"v", NOW - 120_000))
+    run(old, policy())  # no lower bound by default
+    with pytest.raises(KafkaError) as info:
+        run(old, policy(before_max_ms=60_000))
+    assert info.value.code == ErrorCode.INVALID_TIMESTAMP
+    run(future, policy(log_append_time=True))  # LogAppendTime topics ignore producer timestamps
+
+
+def test_compacted_topics_need_keys() -> None:
+    run(batch((b"k", b"v", NOW)), policy(compacted=True))
+    with pytest.raises(KafkaError) as info:
+        run(batch((b"k", b"v", NOW), (None, b"v", NOW)), policy(compacted=True))
+    assert info.value.code == ErrorCode.INVALID_RECORD
+    assert info.value.message == "Compacted topic cannot accept message without key in topic partition t-0."
+
+
+@pytest.mark.parametrize("source,target", [(0, 4), (1, 0), (3, 2), (4, 4)])
+def test_recompression_keeps_everything_but_the_codec(source: int, target: int) -> None:
+    data = batch((b"a", b"1" * 100, NOW), (b"b", None, NOW + 5), compression=source, producer_id=42)
+    out, headers = run(data, policy(target_codec=target))
+    if source == target:
+        assert out == data
+    [(pos, header)] = headers
+    original_header, original = decode_batch(data)
+    new_header, records = decode_batch(out)
+    assert header.compression == target
+    assert [(r.offset_delta, r.timestamp_delta, r.key, r.value, r.headers) for r in records] == \
+        [(r.offset_delta, r.timestamp_delta, r.key, r.value, r.headers) for r in original]
+    for field in ("producer_id", "producer_epoch", "base_sequence", "last_offset_delta", "base_timestamp",
+                  "max_timestamp"):
+        assert getattr(new_header, field) == getattr(original_header, field), field
+
+
+def _hooked() -> bool:
+    import kbroker.partition as partition
+
+    return "produce_policy" in inspect.getsource(partition)
+
+
+@pytest.mark.skipif(not _hooked(), reason="the partition does not apply kbroker.produce_policy yet")
+def test_policy_on_the_produce_path(raw: RawClient) -> None:
+    import time
+
+    now = int(time.time() * 1000)
+    compacted, zstd = unique("keys"), unique("zstd")
+    create_topic(raw, compacted, configs={"cleanup.policy": "compact"})
+    create_topic(raw, zstd, configs={"compression.type": "zstd"})
+    keyless = build_batch([Record(0, 0, None, b"v")], base_timestamp=now)
+    assert produce(raw, compacted, 0, keyless)["error_code"] == ErrorCode.INVALID_RECORD
+    future = build_batch([Record(0, 0, b"k", b"v")], base_timestamp=now + 7_200_000)
+    assert produce(raw, zstd, 0, future)["error_code"] == ErrorCode.INVALID_TIMESTAMP
+    plain = build_batch([Record(0, 0, b"k", b"v" * 500)], base_timestamp=now)
+    assert produce(raw, zstd, 0, plain)["error_code"] == 0
+    stored = fetch(raw, zstd, 0, 0)["records"]
+    [(_, header)] = list(iter_batches(bytes(stored)))
+    assert header.compression == 4

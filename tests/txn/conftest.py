@@ -1,0 +1,76 @@
+"""Fixtures for the idempotence and transaction tests: a broker whose transaction timeouts are checked often,
+topic creation, and reading a partition to its end under either isolation level (every wait bounded)."""
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from tests.conftest import BrokerProcess
+from tests.rawclient import RawClient
+
+FAST_TXN = ("--set", "transaction.abort.timed.out.transaction.cleanup.interval.ms=200",
+            "--set", "group.initial.rebalance.delay.ms=0")
+
+
+@pytest.fixture(scope="module")
+def txn_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+    b = BrokerProcess(tmp_path_factory.mktemp("txn") / "data", *FAST_TXN).start()
+    yield b
+    b.stop()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, step: float = 0.05, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(step)
+
+
+def create_topics(bootstrap: str, *topics: tuple[str, int]) -> None:
+    with RawClient(bootstrap) as c:
+        resp = c.request(19, 5, {"topics": [{"name": name, "num_partitions": n, "replication_factor": 1,
+                                             "assignments": [], "configs": []} for name, n in topics],
+                                 "timeout_ms": 5000, "validate_only": False})
+        for t in resp["topics"]:
+            assert t["error_code"] in (0, 36), resp
+
+
+def read_values(bootstrap: str, partitions: list[tuple[str, int]], isolation: str, timeout: float = 20.0) -> list[bytes]:
+    """Every message a confluent-kafka consumer delivers from the start to the end (EOF) of each partition."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": unique("reader"), "enable.auto.commit": False,
+                  "enable.partition.eof": True, "isolation.level": isolation})
+    c.assign([TopicPartition(t, p, 0) for t, p in partitions])
+    out: list[bytes] = []
+    eof: set[tuple[str, int]] = set()
+    deadline = time.monotonic() + timeout
+    try:
+        while len(eof) < len(partitions) and time.monotonic() < deadline:
+            for m in c.consume(500, timeout=0.2):
+                if m.error():
+                    assert m.error().code() == KafkaError._PARTITION_EOF, m.error()
+                    eof.add((m.topic(), m.partition()))
+                else:
+                    out.append(m.value())
+    finally:
+        c.close()
+    assert len(eof) == len(partitions), f"did not reach the end of {set(partitions) - eof}"
+    return out
+
+
+def data_dir(broker: BrokerProcess) -> Path:
+    assert broker.data_dir is not None
+    return broker.data_dir
