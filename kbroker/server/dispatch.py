@@ -13,16 +13,36 @@ from __future__ import annotations
 import logging
 import struct
 import time
+from dataclasses import dataclass
+from typing import Any
 
 from kbroker.faults import DropConnection, run_with_faults
 from kbroker.handlers import REGISTRY
 from kbroker.server.context import CloseConnection, RequestContext
-from wire.codec import API_VERSIONS_KEY, DecodeError, decode_request_header, request_codec, response_codec, response_header
+from wire.codec import (
+    API_VERSIONS_KEY,
+    DecodeError,
+    RequestHeader,
+    decode_request_header,
+    request_codec,
+    response_codec,
+    response_header,
+)
 from wire.errors import ErrorCode
 
 log = logging.getLogger(__name__)
 
 _SIZE = struct.Struct(">i")
+
+
+@dataclass
+class _Outcome:
+    """What serving one frame produced, for the metrics hook (filled as far as serving got)."""
+
+    header: RequestHeader | None = None
+    request: Any = None
+    response: dict | None = None
+    mute_seconds: float = 0.0
 
 
 def supported_api_versions() -> list[dict]:
@@ -41,28 +61,28 @@ async def handle_frame(frame: bytes, broker, client_host: str, connection_id: in
 
 async def serve_frame(frame: bytes, broker, client_host: str, connection_id: int) -> tuple[bytes | None, float]:  # type: ignore[no-untyped-def]
     """The response frame (None: no answer) and how long to mute the connection after sending it (throttling)."""
-    outcome: list = [None, None, None, 0.0]  # header, request, response dict, mute seconds
+    outcome = _Outcome()
     metrics = getattr(broker, "metrics", None)
     if metrics is None:
         response = await _serve(frame, broker, client_host, connection_id, outcome)
-        return response, outcome[3]
+        return response, outcome.mute_seconds
     started = time.perf_counter()
     response = None
     try:
         response = await _serve(frame, broker, client_host, connection_id, outcome)
-        return response, outcome[3]
+        return response, outcome.mute_seconds
     finally:
-        header = outcome[0]
+        header = outcome.header
         if header is not None:
             try:
                 metrics.observe_request(header.api_key, header.api_version, time.perf_counter() - started,
                                         len(frame) + 4, len(response) if response is not None else 0,
-                                        outcome[1], outcome[2])
+                                        outcome.request, outcome.response)
             except Exception:  # metrics must never break serving
                 log.exception("metrics failed")
 
 
-async def _serve(frame: bytes, broker, client_host: str, connection_id: int, outcome: list) -> bytes | None:  # type: ignore[no-untyped-def]
+async def _serve(frame: bytes, broker, client_host: str, connection_id: int, outcome: _Outcome) -> bytes | None:  # type: ignore[no-untyped-def]
     try:
         header = decode_request_header(frame)
     except DecodeError as exc:
@@ -84,14 +104,14 @@ async def _serve(frame: bytes, broker, client_host: str, connection_id: int, out
             return _frame(API_VERSIONS_KEY, 0, header.correlation_id, body)
         raise CloseConnection(str(exc)) from exc
     ctx = RequestContext(broker, header, client_host, connection_id)
-    outcome[0], outcome[1] = header, request
+    outcome.header, outcome.request = header, request
     faults = getattr(broker, "faults", None)
     plan = faults.take(header.api_key, header.api_version, request) if faults is not None and faults.active else None
     try:
         if plan:
             response = await run_with_faults(plan, faults, entry.handle, ctx, request)
             if plan.throttle is not None and response is not None:
-                outcome[3] = plan.throttle.throttle_ms / 1000
+                outcome.mute_seconds = plan.throttle.throttle_ms / 1000
         else:
             response = await entry.handle(ctx, request)
     except DropConnection as exc:
@@ -101,7 +121,7 @@ async def _serve(frame: bytes, broker, client_host: str, connection_id: int, out
     except Exception as exc:
         log.exception("%s v%d failed", entry.name, header.api_version)
         raise CloseConnection(f"{entry.name} handler failed: {exc}") from exc
-    outcome[2] = response
+    outcome.response = response
     if response is None:
         return None
     try:
