@@ -306,6 +306,9 @@ class Broker:
         for index in range(info.partitions):
             self.partitions.pop((name, index), None)
             self.logs.delete(name, index)
+        from kbroker.coordinator import group_coordinator  # the coordinator depends on the broker, not back
+
+        group_coordinator(self).on_topics_deleted([name])  # Kafka drops a deleted topic's committed offsets
         log.info("deleted topic %s", name)
         return info
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kbroker.coordinator.assignors import ASSIGNORS, AssignorError
-from kbroker.coordinator.classic import ClassicGroup
+from kbroker.coordinator.classic import ClassicGroup, wall_ms
 from kbroker.coordinator.records import (
     CG_CURRENT,
     CG_EPOCH,
@@ -702,8 +702,6 @@ class ConsumerGroupManager:
         self.c.timer.cancel(self._session_key(group_id, member_id))
         self.c.timer.cancel(self._rebalance_key(group_id, member_id))
         if not group.members:
-            from kbroker.coordinator.classic import wall_ms
-
             group.state_timestamp_ms = wall_ms()
         log.info("member %s fenced from consumer group %s because %s; epoch %d", member_id, group_id, reason,
                  group.group_epoch)
@@ -790,4 +788,4 @@ class ConsumerGroupManager:
         return E.NONE
 
 
-__all__ = ["ConsumerGroup", "ConsumerGroupManager", "ConsumerMember", "KafkaError"]
+__all__ = ["ConsumerGroup", "ConsumerGroupManager", "ConsumerMember", "MemberState"]

@@ -457,18 +457,17 @@ class GroupCoordinator:
         waiter.on_abandon = abandon
         return waiter
 
-    def _update_member(self, group: ClassicGroup, member: ClassicMember, req: "_JoinRequest",
-                       park: bool = True) -> Waiter | None:
+    def _update_member(self, group: ClassicGroup, member: ClassicMember, req: "_JoinRequest") -> Waiter:
+        """The member's new protocols and timeouts, and its JoinGroup parked."""
         member.protocols = list(req.protocols)
         member.rebalance_timeout_ms = req.rebalance_timeout_ms
         member.session_timeout_ms = req.session_timeout_ms
-        return self._park_join(group, member) if park else None
+        return self._park_join(group, member)
 
     def _update_member_and_rebalance(self, group: ClassicGroup, member: ClassicMember, req: "_JoinRequest",
                                      reason: str) -> Waiter:
         waiter = self._update_member(group, member, req)
         self._maybe_prepare_rebalance_or_complete_join(group, reason)
-        assert waiter is not None
         return waiter
 
     def _add_member_and_rebalance(self, group: ClassicGroup, req: "_JoinRequest", member_id: str) -> Waiter:
@@ -487,13 +486,11 @@ class GroupCoordinator:
     def _update_static_member(self, group: ClassicGroup, req: "_JoinRequest", old_id: str, new_id: str) -> Waiter:
         current_leader = group.leader_id
         self.timer.cancel(_hb_key(group.group_id, old_id))
-        old_protocols = None
         old_member = group.members[old_id]
         old_protocols = (list(old_member.protocols), old_member.rebalance_timeout_ms, old_member.session_timeout_ms)
         member = group.replace_static_member(req.group_instance_id or "", old_id, new_id)
         self._reschedule_heartbeat(group, member)
         waiter = self._update_member(group, member, req)
-        assert waiter is not None
         if group.is_in(ClassicState.STABLE):
             if group.protocol_name == group.select_protocol():
                 # KIP-345: a restarting static member gets its old assignment back, with no rebalance

@@ -2,8 +2,6 @@
 assignment, committed offsets, alter/reset offsets, delete offsets, remove members, delete groups."""
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.groups.conftest import create_topic, unique, wait_until
@@ -13,7 +11,6 @@ kafka = pytest.importorskip("kafka")
 from confluent_kafka import (  # noqa: E402
     ConsumerGroupState,
     ConsumerGroupTopicPartitions,
-    ConsumerGroupType,
     TopicPartition,
 )
 from confluent_kafka import Consumer, Producer  # noqa: E402

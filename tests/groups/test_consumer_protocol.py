@@ -14,7 +14,7 @@ from tests.conftest import BrokerProcess
 from tests.groups.conftest import Raw, create_topic, unique, wait_until
 
 confluent_kafka = pytest.importorskip("confluent_kafka")
-from confluent_kafka import Consumer, ConsumerGroupType, KafkaError, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import Consumer, ConsumerGroupType, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient  # noqa: E402
 
 HEARTBEAT, DESCRIBE, COMMIT, FETCH_OFFSETS, METADATA, LIST, JOIN = 68, 69, 8, 9, 3, 16, 11

@@ -89,6 +89,11 @@ def test_offsets_retention_and_replay() -> None:
         again = GroupCoordinator(config=config, store=store)
         assert again.fetch_offsets("simple", None)[1] == [("t", [(0, 5, -1, "m", 0), (1, 6, -1, "", 0)])]
         assert set(again.groups) == {"simple"}
+        again.commit_offsets(version=8, group_id="other", generation_id=-1, member_id="", group_instance_id=None,
+                             retention_time_ms=-1, partitions=[("t", 0, 1, -1, ""), ("gone", 0, 2, -1, "")])
+        assert again.on_topics_deleted(["gone"]) == 1  # DeleteTopics takes the topic's offsets with it
+        assert again.fetch_offsets("other", None)[1] == [("t", [(0, 1, -1, "", 0)])]
+        assert again.delete_groups(["other"]) == [("other", 0)]
         assert again.expire_offsets(now + 11 * MINUTE) == 2
         assert again.groups == {} and again.offsets == {}
         third = GroupCoordinator(config=config, store=store)
@@ -118,3 +123,38 @@ def test_join_sync_in_process() -> None:
         assert coordinator.describe_group("g", 5)["group_state"] == "Stable"
 
     anyio.run(main)
+
+
+def test_assignors() -> None:
+    from kbroker.coordinator.assignors import range_assign, uniform_assign
+
+    t1, t2 = b"1" * 16, b"2" * 16
+    topics = {t1: 6, t2: 3}
+    members = {"a": {t1, t2}, "b": {t1, t2}, "c": {t1, t2}}
+
+    def flat(result):  # type: ignore[no-untyped-def]
+        return sorted((t, p) for assignment in result.values() for t, ps in assignment.items() for p in ps)
+
+    everything = sorted((t, p) for t, n in topics.items() for p in range(n))
+    first = uniform_assign(members, topics)
+    assert flat(first) == everything
+    assert sorted(sum(len(ps) for ps in a.values()) for a in first.values()) == [3, 3, 3]
+    # a member leaves: the others keep what they had and share its partitions
+    second = uniform_assign({"a": {t1, t2}, "b": {t1, t2}}, topics, first)
+    assert flat(second) == everything
+    for m in ("a", "b"):
+        for t, ps in first[m].items():
+            assert ps <= second[m].get(t, set())
+    # a member joins: it gets a fair share, the others give up only what they must
+    third = uniform_assign({"a": {t1, t2}, "b": {t1, t2}, "d": {t1, t2}}, topics, second)
+    assert flat(third) == everything and sorted(sum(map(len, a.values())) for a in third.values()) == [3, 3, 3]
+    moved = sum(len(second[m].get(t, set()) - third[m].get(t, set())) for m in ("a", "b") for t in (t1, t2))
+    assert moved == 3
+    # heterogeneous: b only reads t2; loads stay as even as the subscriptions allow
+    hetero = uniform_assign({"a": {t1, t2}, "b": {t2}}, topics)
+    assert flat(hetero) == everything and t1 not in hetero["b"]
+    assert len(hetero["b"].get(t2, set())) == 3
+    # range: contiguous ranges per topic, members in id order, the first ones one more
+    r = range_assign({"b": {t1, t2}, "a": {t1, t2}}, {t1: 5, t2: 3})
+    assert r == {"a": {t1: {0, 1, 2}, t2: {0, 1}}, "b": {t1: {3, 4}, t2: {2}}}
+    assert range_assign({"a": {t1}}, {t1: 0}) == {"a": {}}
