@@ -14,19 +14,11 @@ from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaExcepti
 from kbroker.testing import KafkaBroker, WireClient  # noqa: E402
 from wire import records as rec  # noqa: E402
 from wire.errors import ErrorCode  # noqa: E402
+from tests.helpers import wait_until  # noqa: E402
 
 FAST_GROUPS = {"group.min.session.timeout.ms": "500"}
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str, step: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(step)
 
 
 def deliver(producer: Producer, topic: str, values: list[bytes], timeout: float = 30.0) -> list[tuple[Any, int]]:
@@ -164,7 +156,7 @@ def test_throttle_reaches_the_client(kafka_broker: KafkaBroker) -> None:
     producer.produce(topic, b"after")  # the muted connection holds this one back
     producer.flush(30)
     elapsed = time.perf_counter() - began
-    wait_until(lambda: producer.poll(0.1) is not None and events, 10, "a throttle event")
+    wait_until(lambda: producer.poll(0.1) is not None and events, 10, what="a throttle event")
     assert any(e.throttle_time >= 0.4 for e in events), events
     assert elapsed >= 0.35
 
@@ -237,7 +229,7 @@ def test_expired_member_makes_the_group_rebalance(request: pytest.FixtureRequest
         return bool(assignments["a"] and assignments["b"] and assignments["a"][-1] and assignments["b"][-1]
                     and len(kafka.faults.members(group)) == 2)
 
-    wait_until(settled, 30, "two members with a partition each")
+    wait_until(settled, 30, what="two members with a partition each")
     members = kafka.faults.members(group)
     before = {k: len(v) for k, v in assignments.items()}
     expired = kafka.faults.expire_member(group, members[0])
@@ -249,7 +241,7 @@ def test_expired_member_makes_the_group_rebalance(request: pytest.FixtureRequest
         b.poll(0.05)
         return all(len(assignments[k]) > before[k] for k in assignments) and len(kafka.faults.members(group)) == 2
 
-    wait_until(rebalanced, 30, "the group to rebalance and both members to be back")
+    wait_until(rebalanced, 30, what="the group to rebalance and both members to be back")
     final = sorted(p for k in assignments for p in assignments[k][-1])
     assert final == [0, 1]
 

@@ -1,14 +1,13 @@
 """Fixtures for the group coordinator tests: a broker with short group timeouts, and raw-protocol helpers."""
 from __future__ import annotations
 
-import time
-import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
 from tests.conftest import BrokerProcess
+from tests.helpers import unique, wait_until  # noqa: F401 (re-exported to the tests)
 from tests.rawclient import RawClient
 from wire.codec import decode_response
 
@@ -24,19 +23,8 @@ def fast_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProc
     b.stop()
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, step: float = 0.05, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(step)
 
 
 class Raw(RawClient):

@@ -3,14 +3,13 @@ topic creation, and reading a partition to its end under either isolation level 
 from __future__ import annotations
 
 import time
-import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Iterator
 
 import pytest
 
 from tests.conftest import BrokerProcess
-from tests.rawclient import RawClient
+from tests.helpers import create_topics, unique, wait_until  # noqa: F401 (re-exported to the tests)
 
 FAST_TXN = ("--set", "transaction.abort.timed.out.transaction.cleanup.interval.ms=200",
             "--set", "group.initial.rebalance.delay.ms=0")
@@ -23,28 +22,10 @@ def txn_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProce
     b.stop()
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, step: float = 0.05, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(step)
 
 
-def create_topics(bootstrap: str, *topics: tuple[str, int]) -> None:
-    with RawClient(bootstrap) as c:
-        resp = c.request(19, 5, {"topics": [{"name": name, "num_partitions": n, "replication_factor": 1,
-                                             "assignments": [], "configs": []} for name, n in topics],
-                                 "timeout_ms": 5000, "validate_only": False})
-        for t in resp["topics"]:
-            assert t["error_code"] in (0, 36), resp
 
 
 def read_values(bootstrap: str, partitions: list[tuple[str, int]], isolation: str, timeout: float = 20.0) -> list[bytes]:

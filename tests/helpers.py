@@ -1,0 +1,36 @@
+"""Small helpers the broker-level tests share: unique names, bounded polling, topic creation over raw frames."""
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Callable
+
+from tests.rawclient import RawClient
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, step: float = 0.05, what: str = "condition") -> Any:
+    """Poll until predicate() is truthy (and return it); AssertionError after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(step)
+
+
+def create_topics(bootstrap: str, *topics: tuple[str, int], configs: dict[str, str] | None = None,
+                  exist_ok: bool = True) -> None:
+    """Create (name, partitions) topics with CreateTopics v5; each must be created (or exist, if exist_ok)."""
+    entries = [{"name": name, "num_partitions": n, "replication_factor": 1, "assignments": [],
+                "configs": [{"name": k, "value": v} for k, v in (configs or {}).items()]} for name, n in topics]
+    with RawClient(bootstrap) as c:
+        resp = c.request(19, 5, {"topics": entries, "timeout_ms": 5000, "validate_only": False})
+    allowed = (0, 36) if exist_ok else (0,)  # 36: TOPIC_ALREADY_EXISTS
+    errors = [(t["name"], t["error_code"], t["error_message"]) for t in resp["topics"] if t["error_code"] not in allowed]
+    assert not errors, errors
