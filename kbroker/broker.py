@@ -185,6 +185,10 @@ class Broker:
         info = self.metadata.topics.get(name)
         if info is None:
             raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"The topic '{name}' does not exist.")
+        try:
+            log_config(clean, self.config)
+        except ValueError as exc:  # a combination the storage cannot honour
+            raise KafkaError(ErrorCode.INVALID_CONFIG, str(exc)) from exc
         if validate_only:
             return
         self.metadata.set_configs(name, clean)
@@ -195,12 +199,16 @@ class Broker:
         """Replace one dynamic broker config layer (resource "<node id>" or ""); INVALID_REQUEST (as Kafka, see
         KAFKA-13609) when a key cannot be changed dynamically or a value does not parse. Applied live: every
         topic's logs get the new defaults."""
-        from kbroker.config import KAFKA_KEYS, check_value
+        from kbroker.config import KAFKA_KEYS, LISTENER_PREFIX_ONLY, check_value
 
         read_only = sorted(k for k in configs if k in KAFKA_KEYS and not KAFKA_KEYS[k].dynamic)
         if read_only:
             raise KafkaError(ErrorCode.INVALID_REQUEST,
                              f"Cannot update these configs dynamically: Set({', '.join(read_only)})")
+        prefixed_only = sorted(k for k in configs if k in LISTENER_PREFIX_ONLY)
+        if prefixed_only:
+            raise KafkaError(ErrorCode.INVALID_REQUEST, "These security configs can be dynamically updated only "
+                             f"per-listener using the listener prefix: Set({', '.join(prefixed_only)})")
         if not per_broker:
             per_broker_only = sorted(k for k in configs if k in KAFKA_KEYS and KAFKA_KEYS[k].mode == "per-broker")
             if per_broker_only:
@@ -211,6 +219,7 @@ class Broker:
                 check_value(key, value)
             except ValueError as exc:
                 raise KafkaError(ErrorCode.INVALID_REQUEST, str(exc)) from exc
+        self._check_topic_defaults(per_broker, configs)
         if validate_only:
             return
         self.config.set_dynamic(per_broker, configs)
@@ -219,6 +228,33 @@ class Broker:
             self.apply_log_config(info)
         log.info("dynamic %s broker configs now %s", "per-broker" if per_broker else "cluster-default",
                  configs or "{}")
+
+    def _check_topic_defaults(self, per_broker: bool, configs: dict[str, str]) -> None:
+        """INVALID_REQUEST when the new layer would give topics a default they cannot take (a broker synonym
+        outside its topic key's range, or settings the logs cannot honour)."""
+        from kbroker.topic_config import TOPIC_KEYS
+
+        trial = BrokerConfig()
+        trial.static = dict(self.config.static)
+        trial.set_dynamic(False, self.config.dynamic_layer(False))
+        trial.set_dynamic(True, self.config.dynamic_layer(True))
+        trial.set_dynamic(per_broker, configs)
+        for spec in TOPIC_KEYS.values():
+            if not spec.synonyms or not any(name in configs for name, _ in spec.synonyms):
+                continue
+            value = trial.resolve(list(spec.synonyms))
+            if value is None:
+                continue
+            try:
+                spec.parse(value)
+            except ValueError as exc:
+                raise KafkaError(ErrorCode.INVALID_REQUEST,
+                                 f"Invalid value {value} for configuration {spec.synonyms[0][0]}: {exc}") from exc
+        for topic_configs in [{}] + [info.configs for info in self.metadata.topics.values()]:
+            try:
+                log_config(topic_configs, trial)
+            except ValueError as exc:
+                raise KafkaError(ErrorCode.INVALID_REQUEST, str(exc)) from exc
 
     def delete_records(self, topic: str, index: int, offset: int) -> int:
         """DeleteRecords: move the partition's log start offset up to offset (-1: the high watermark); the new

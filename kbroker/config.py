@@ -126,6 +126,11 @@ class KafkaKey:
 
 
 KAFKA_KEYS: dict[str, KafkaKey] = {name: KafkaKey(name, t, d, m) for name, t, d, m in KAFKA_BROKER_KEYS}
+# SslConfigs.RECONFIGURABLE_CONFIGS: dynamic only under a listener prefix (listener.name.<listener>.<key>)
+LISTENER_PREFIX_ONLY = frozenset({
+    "ssl.keystore.type", "ssl.keystore.location", "ssl.keystore.password", "ssl.key.password", "ssl.truststore.type",
+    "ssl.truststore.location", "ssl.truststore.password", "ssl.keystore.certificate.chain", "ssl.keystore.key",
+    "ssl.truststore.certificates"})
 
 
 def render(value: Any, type_name: str | None = None) -> str | None:

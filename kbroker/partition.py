@@ -14,6 +14,7 @@ from typing import Callable
 
 import anyio
 
+from kbroker import produce_policy
 from kbroker.log import Log, OffsetOutOfRange
 from kbroker.log.producer_state import AppendOrigin
 from wire import records as rec
@@ -65,11 +66,13 @@ class Partition:
         one_batch: bool = False,
         zstd_allowed: bool = True,
         verify_txn: TxnVerifier | None = None,
+        policy: produce_policy.ProducePolicy | None = None,
     ) -> ProduceResult:
         """Validate the batches (framing, CRC, limits) and append them; KafkaError with Kafka's code if refused.
 
         `one_batch`: Produce v3+ must carry exactly one batch per partition. `zstd_allowed`: zstd needs v7+.
         `verify_txn`: asked before a producer's first transactional batch in this partition (KIP-890).
+        `policy`: the topic's timestamp bounds, key rules and broker-side compression (kbroker.produce_policy).
         A retried batch the log already holds is acknowledged with its first offsets (duplicate=True).
         """
         if not records:
@@ -80,6 +83,8 @@ class Partition:
             raise KafkaError(ErrorCode(exc.code), str(exc)) from exc
         if one_batch and len(batches) != 1:
             raise KafkaError(ErrorCode.INVALID_RECORD, "Produce v3+ must carry exactly one record batch per partition")
+        if policy is not None:
+            records, batches = produce_policy.apply(records, batches, policy, now_ms)
         fix_max_timestamp = []
         for pos, header in batches:
             if header.size > max_message_bytes:

@@ -257,7 +257,7 @@ def log_config(topic_configs: dict[str, str], broker: BrokerConfig | None) -> Lo
         segment_index_bytes=max(get("segment.index.bytes"), 12),
         index_interval_bytes=get("index.interval.bytes"),
         retention_ms=get("retention.ms") if delete else -1,
-        retention_bytes=get("retention.bytes") if delete else -1,
+        retention_bytes=max(get("retention.bytes"), -1) if delete else -1,  # any negative: no limit
         max_message_bytes=get("max.message.bytes"),
     )
 

@@ -55,9 +55,14 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
             reads.extend(group)
         topics.append((topic, group))
     max_bytes = request["max_bytes"] if version >= 3 else 2**31 - 1
-    max_bytes = min(max_bytes, broker.config["fetch.max.bytes"])
+    max_bytes = min(max_bytes, broker.config["fetch.max.bytes"], broker.quotas.fetch_max_bytes(ctx.header.client_id))
     await fetch(broker, reads, max_bytes=max_bytes, min_bytes=request["min_bytes"],
                 max_wait_ms=request["max_wait_ms"], isolation=request["isolation_level"])
+    fetched = sum(len(r.records) for r in reads)
+    throttle_ms = broker.quotas.record_fetch(ctx.header.client_id, fetched) if fetched else 0
+    if throttle_ms:  # as Kafka, a throttled fetch is answered without records (they were not counted)
+        for r in reads:
+            r.records = b""
     responses = []
     for topic, group in topics:
         partitions = []
@@ -74,4 +79,4 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
                 "records": records,
             })
         responses.append({"topic": topic["topic"], "topic_id": topic.get("topic_id", NO_UUID), "partitions": partitions})
-    return {"throttle_time_ms": 0, "error_code": 0, "session_id": 0, "responses": responses}
+    return {"throttle_time_ms": throttle_ms, "error_code": 0, "session_id": 0, "responses": responses}

@@ -10,13 +10,10 @@ transaction coordinator (KIP-890, `transaction.partition.verification.enable`): 
 transaction gets INVALID_TXN_STATE (v0–10) or TRANSACTION_ABORTABLE, a fenced epoch INVALID_PRODUCER_EPOCH, a
 coordinator busy completing the previous transaction NOT_ENOUGH_REPLICAS (retried by every client). From v12
 (transaction version 2) the partition is added to the transaction instead.
-
-Test hook: `--set kbroker.test.drop.after.produce=N` makes the broker close the connection after the Nth Produce
-request that appended to a non-internal topic, once, after appending and before answering: the client sees a
-broken connection and retries, which idempotence must absorb. Unset (the default), it costs one dict lookup.
 """
 from __future__ import annotations
 
+from kbroker import produce_policy
 from kbroker.broker import now_ms
 from kbroker.coordinator.transactions import transaction_coordinator
 from kbroker.handlers._util import error_of
@@ -26,7 +23,6 @@ from wire.errors import ErrorCode, KafkaError
 
 KEY, MIN, MAX = 0, 0, 13
 
-DROP_AFTER_PRODUCE = "kbroker.test.drop.after.produce"
 _RETRIABLE_VERIFY = (ErrorCode.CONCURRENT_TRANSACTIONS, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
                      ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCode.NOT_COORDINATOR)
 
@@ -83,6 +79,7 @@ def _append(ctx: RequestContext, topic: str | None, index: int, records: bytes |
         one_batch=ctx.version >= 3,
         zstd_allowed=ctx.version >= 7,
         verify_txn=_verifier(ctx, transactional_id, topic, index) if ctx.version >= 3 else None,
+        policy=produce_policy.for_topic(broker, topic, index),
     )
     return {
         "index": index,
@@ -97,7 +94,6 @@ async def handle(ctx: RequestContext, request: dict) -> dict | None:
     broker = ctx.broker
     acks = request["acks"]
     failed = False
-    appended = False
     transactional_id = request.get("transactional_id") if ctx.version >= 3 else None
     responses = []
     for topic in request["topic_data"]:
@@ -111,7 +107,6 @@ async def handle(ctx: RequestContext, request: dict) -> dict | None:
                 if acks not in (0, 1, -1):
                     raise KafkaError(ErrorCode.INVALID_REQUIRED_ACKS)
                 results.append(_append(ctx, name, part["index"], part["records"], transactional_id))
-                appended = True  # internal topics are refused above
             except KafkaError as exc:
                 failed = True
                 code, message = error_of(exc)
@@ -119,28 +114,10 @@ async def handle(ctx: RequestContext, request: dict) -> dict | None:
                                 "log_append_time_ms": -1, "log_start_offset": -1, "error_message": message})
         responses.append({"name": topic.get("name", ""), "topic_id": topic.get("topic_id"),
                           "partition_responses": results})
-    if appended and _drop_target(broker) is not None:
-        _maybe_drop(broker)
     if acks == 0:
         if failed:
             raise CloseConnection("error on a Produce request with acks=0")
         return None
-    return {"responses": responses, "throttle_time_ms": 0}
-
-
-def _drop_target(broker) -> int | None:  # type: ignore[no-untyped-def]
-    """N of the test hook, read once per broker; None when unset."""
-    target = getattr(broker, "_test_drop_after_produce", False)
-    if target is False:
-        raw = (broker.config.unknown or {}).get(DROP_AFTER_PRODUCE, "")
-        target = int(raw) if raw.strip().isdigit() else None
-        broker._test_drop_after_produce = target
-    return target
-
-
-def _maybe_drop(broker) -> None:  # type: ignore[no-untyped-def]
-    """The test hook: close the connection after the Nth appending Produce request (once)."""
-    count = getattr(broker, "_test_produce_appends", 0) + 1
-    broker._test_produce_appends = count
-    if count == _drop_target(broker):
-        raise CloseConnection(f"{DROP_AFTER_PRODUCE}={count}: dropping the connection before the answer")
+    produced = sum(len(p["records"] or b"") for t in request["topic_data"] for p in t["partition_data"])
+    throttle_ms = broker.quotas.record_produce(ctx.header.client_id, produced)
+    return {"responses": responses, "throttle_time_ms": throttle_ms}

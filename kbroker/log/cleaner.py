@@ -115,15 +115,16 @@ class CleaningAborted(Exception):
 
 
 class _Source:
-    """The bytes of one segment as they were when the pass was planned, readable from another thread: a file
-    descriptor of our own on disk (a segment deleted meanwhile stays readable through it), the storage object in
-    memory (closed segments never change), or a copy (the active in-memory segment keeps growing)."""
+    """The bytes of one segment as they were when the pass was planned, readable from another thread: the file
+    opened by the worker itself, one segment at a time (a segment deleted meanwhile makes the pass give up), the
+    storage object in memory (closed segments never change), or a copy (the active in-memory segment grows)."""
 
     def __init__(self, segment: LogSegment, *, snapshot: bool) -> None:
         self.base_offset = segment.base_offset
         self.size = segment.size
         storage = segment.log.storage
         self._fd: int | None = None
+        self._path: str | None = None
         self._data: bytes | None = None
         self._storage = None
         path = getattr(storage, "path", None)
@@ -133,14 +134,22 @@ class _Source:
             else:
                 self._storage = storage
         else:
-            self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            self._path = str(path)
 
     def read(self, position: int, size: int) -> bytes:
         size = min(size, self.size - position)
         if size <= 0:
             return b""
-        if self._fd is not None:
-            return os.pread(self._fd, size, position)
+        if self._path is not None:
+            if self._fd is None:
+                try:
+                    self._fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+                except FileNotFoundError:
+                    raise CleaningAborted(f"segment {self.base_offset} was deleted during the pass") from None
+            data = os.pread(self._fd, size, position)
+            if len(data) < size:
+                raise CleaningAborted(f"segment {self.base_offset} changed during the pass")
+            return data
         if self._data is not None:
             return self._data[position:position + size]
         return self._storage.read(position, size)  # type: ignore[union-attr]
@@ -149,6 +158,13 @@ class _Source:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+    def closing(self, items: Iterator) -> Iterator:  # type: ignore[type-arg]
+        """items, then the file closed (also when the consumer stops early)."""
+        try:
+            yield from items
+        finally:
+            self.close()
 
     def batches(self, with_bytes: bool = False) -> Iterator[tuple[int, BatchHeader, bytes | None]]:
         """(position, header, whole batch bytes when asked) of every batch, read in large chunks."""
@@ -413,7 +429,7 @@ def _clean(plan: _Plan, stop: threading.Event) -> _Result:
     open_first: dict[int, int] = {}
     last_of_producer: dict[int, int] = {}
     for source in plan.sources:
-        for position, header, _ in source.batches(with_bytes=False):
+        for position, header, _ in source.closing(source.batches(with_bytes=False)):
             if stop.is_set():
                 raise CleaningAborted("broker stopping")
             pid = header.producer_id
@@ -444,7 +460,7 @@ def _clean(plan: _Plan, stop: threading.Event) -> _Result:
             break
         if bounds[i] <= plan.first_dirty:
             continue
-        for _, header, data in clean_sources[i].batches(with_bytes=True):
+        for _, header, data in clean_sources[i].closing(clean_sources[i].batches(with_bytes=True)):
             if stop.is_set():
                 raise CleaningAborted("broker stopping")
             if header.last_offset < plan.first_dirty or header.is_control or header.base_offset in aborted:
@@ -469,7 +485,7 @@ def _clean(plan: _Plan, stop: threading.Event) -> _Result:
         writer = _Writer(plan.directory_path, segment.base_offset)
         changed = False
         try:
-            for _, header, data in source.batches(with_bytes=True):
+            for _, header, data in source.closing(source.batches(with_bytes=True)):
                 if stop.is_set():
                     raise CleaningAborted("broker stopping")
                 stats.bytes_read += header.size

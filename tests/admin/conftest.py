@@ -2,14 +2,12 @@
 every 200 ms), clients, and small helpers."""
 from __future__ import annotations
 
-import time
-import uuid
-from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Iterator
 
 import pytest
 
 from tests.conftest import BrokerProcess
+from tests.helpers import unique, wait_until  # noqa: F401 (re-exported)
 from tests.rawclient import RawClient
 
 FAST = ("--set", "log.retention.check.interval.ms=200", "--set", "log.cleaner.backoff.ms=200")
@@ -27,21 +25,6 @@ def raw(fast_broker: BrokerProcess) -> Iterator[RawClient]:
     client = RawClient(fast_broker.bootstrap)
     yield client
     client.close()
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float, step: float = 0.1, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(step)
 
 
 def create_topic(raw: RawClient, name: str, partitions: int = 1, configs: dict[str, str] | None = None) -> None:

@@ -111,6 +111,12 @@ def test_compaction_keeps_latest_per_key(fast_broker: BrokerProcess, raw: RawCli
         assert producer.flush(30) == 0 and not failures
         # 100,000 records took well over 1.5 MB; the latest 1,000 (and the tombstones) take a few dozen KB
         wait_until(lambda: partition_size(raw, topic) < 100_000, 60, 0.2, "the cleaner to compact the log")
+
+        def compacted() -> bool:  # every closed segment cleaned: no key twice
+            keys = [key for _, key, _ in read_all(fast_broker.bootstrap, topic)]
+            return len(keys) == len(set(keys))
+
+        wait_until(compacted, 30, 0.3, "every segment to be cleaned")
     finally:
         traffic.stop.set()
         traffic.join(30)
@@ -145,3 +151,31 @@ def test_compaction_keeps_latest_per_key(fast_broker: BrokerProcess, raw: RawCli
     # producing with no key is refused on a compacted topic only when the produce path applies the topic policy
     # (kbroker.produce_policy); keyed records always go in
     assert produce(raw, topic, 0, batch_from_tuples([(b"late", b"1", None, None)]))["error_code"] == 0
+
+
+def test_consumer_offsets_compacted_and_reloaded(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """__consumer_offsets is compacted too (small segments here), and a restarted broker still has each group's
+    latest committed offsets."""
+    broker = BrokerProcess(tmp_path / "data", "--set", "log.cleaner.backoff.ms=100", "--set", "offsets.topic.num.partitions=1",
+                           "--set", "offsets.topic.segment.bytes=4096").start()
+    try:
+        topic, group = unique("src"), unique("grp")
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(30)
+        consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "enable.auto.commit": False})
+        for offset in range(1, 301):
+            consumer.commit(offsets=[TopicPartition(topic, 0, offset)], asynchronous=False)
+        consumer.close()
+        with RawClient(broker.bootstrap) as raw:
+            wait_until(lambda: partition_size(raw, "__consumer_offsets") < 6 * 4096, 30, 0.2,
+                       "__consumer_offsets to be compacted")
+        broker.stop()
+        broker.start()
+        consumer = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "enable.auto.commit": False})
+        try:
+            [committed] = consumer.committed([TopicPartition(topic, 0)], timeout=30)
+            assert committed.offset == 300
+        finally:
+            consumer.close()
+    finally:
+        broker.stop()

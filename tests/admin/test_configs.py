@@ -284,3 +284,13 @@ def test_configs_survive_restart(tmp_path) -> None:  # type: ignore[no-untyped-d
         assert entry.value == "123456789" and entry.source == ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value
     finally:
         broker.stop()
+
+
+def test_broker_dynamic_values_out_of_range(raw: RawClient) -> None:
+    response = raw_incremental(raw, 4, "1", ("log.segment.bytes", "5", 0))
+    assert response["error_code"] == 42 and "log.segment.bytes" in response["error_message"]
+    response = raw_incremental(raw, 4, "", ("log.cleanup.policy", "shred", 0))
+    assert response["error_code"] == 42
+    response = raw_incremental(raw, 4, "", ("ssl.keystore.password", "secret", 0))
+    assert response["error_code"] == 42 and "listener prefix" in response["error_message"]
+    assert raw_describe(raw, 4, "") == {}

@@ -2,7 +2,6 @@
 broker-side recompression, on real batches; and end to end once the partition applies it."""
 from __future__ import annotations
 
-import inspect
 
 import pytest
 
@@ -81,13 +80,6 @@ def test_recompression_keeps_everything_but_the_codec(source: int, target: int) 
         assert getattr(new_header, field) == getattr(original_header, field), field
 
 
-def _hooked() -> bool:
-    import kbroker.partition as partition
-
-    return "produce_policy" in inspect.getsource(partition)
-
-
-@pytest.mark.skipif(not _hooked(), reason="the partition does not apply kbroker.produce_policy yet")
 def test_policy_on_the_produce_path(raw: RawClient) -> None:
     import time
 
