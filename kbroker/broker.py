@@ -326,6 +326,13 @@ class Broker:
         log.info("created topic %s with %d partition(s)", name, num_partitions)
         return info
 
+    def ensure_internal_topic(self, name: str, partitions: int, configs: dict[str, str]) -> int:
+        """The partition count of a coordinator's compacted internal topic, created on first use."""
+        info = self.metadata.topics.get(name)
+        if info is None:
+            info = self.create_topic(name, max(1, partitions), {"cleanup.policy": "compact", **configs})
+        return info.partitions
+
     def auto_create_topic(self, name: str) -> TopicInfo:
         partitions, _, configs = self.check_new_topic(name, -1, -1, {})
         return self.create_topic(name, partitions, configs)

@@ -69,23 +69,12 @@ class LogOffsetStore:
 
     def ensure_topic(self) -> int:
         """The partition count of __consumer_offsets, creating the topic if it does not exist yet."""
-        count = self.partitions()
-        if count is not None:
-            return count
-        wanted = max(1, int(self.broker.config["offsets.topic.num.partitions"]))
         try:
             segment_bytes = int(self.broker.config["offsets.topic.segment.bytes"])
         except (KeyError, TypeError, ValueError):
             segment_bytes = OFFSETS_TOPIC_SEGMENT_BYTES
-        configs = {"cleanup.policy": "compact", "segment.bytes": str(segment_bytes)}
-        try:
-            info = self.broker.create_topic(OFFSETS_TOPIC, wanted, configs)
-        except KafkaError as exc:
-            if exc.code != ErrorCode.TOPIC_ALREADY_EXISTS:
-                raise
-            return self.partitions() or wanted
-        log.info("created %s with %d partitions", OFFSETS_TOPIC, info.partitions)
-        return info.partitions
+        wanted = int(self.broker.config["offsets.topic.num.partitions"])
+        return self.broker.ensure_internal_topic(OFFSETS_TOPIC, wanted, {"segment.bytes": str(segment_bytes)})
 
     # -- OffsetStore
 

@@ -11,7 +11,8 @@ import pytest
 
 from kbroker.cli import parser
 
-container_module = pytest.importorskip("kbroker.testing.container", reason="testcontainers is not installed")
+container_module = pytest.importorskip("kbroker.testing.container", reason="testcontainers is not installed",
+                                       exc_type=ImportError)
 KBrokerContainer = container_module.KBrokerContainer
 
 

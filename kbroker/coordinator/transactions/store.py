@@ -69,19 +69,9 @@ class LogTxnStore:
         return None if info is None else info.partitions
 
     def ensure_topic(self) -> int:
-        count = self.partitions()
-        if count is not None:
-            return count
-        configs = {"cleanup.policy": "compact", "segment.bytes": str(self.segment_bytes),
-                   "min.insync.replicas": "1", "unclean.leader.election.enable": "false"}
-        try:
-            info = self.broker.create_topic(TRANSACTION_STATE_TOPIC, max(1, self.num_partitions), configs)
-        except KafkaError as exc:
-            if exc.code != ErrorCode.TOPIC_ALREADY_EXISTS:
-                raise
-            return self.partitions() or self.num_partitions
-        log.info("created %s with %d partitions", TRANSACTION_STATE_TOPIC, info.partitions)
-        return info.partitions
+        configs = {"segment.bytes": str(self.segment_bytes), "min.insync.replicas": "1",
+                   "unclean.leader.election.enable": "false"}
+        return self.broker.ensure_internal_topic(TRANSACTION_STATE_TOPIC, self.num_partitions, configs)
 
     def _partition(self, transactional_id: str):  # type: ignore[no-untyped-def]
         index = partition_for(transactional_id, self.ensure_topic())
