@@ -101,9 +101,9 @@ def test_hundred_thousand_keyed_messages(shared_broker) -> None:
 def test_compressed_roundtrip(shared_broker, codec: str) -> None:
     topic = f"confluent-{codec}"
     create_topic(shared_broker.bootstrap, topic, 3)
-    placed = produce_keyed(shared_broker.bootstrap, topic, 20_000, codec)
-    msgs = consume_assigned(shared_broker.bootstrap, topic, 3, 20_000)
-    check_roundtrip(msgs, placed, 20_000)
+    placed = produce_keyed(shared_broker.bootstrap, topic, 100_000, codec)
+    msgs = consume_assigned(shared_broker.bootstrap, topic, 3, 100_000)
+    check_roundtrip(msgs, placed, 100_000)
 
 
 def test_admin_topics_and_offsets(shared_broker) -> None:
