@@ -34,18 +34,6 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _setting(config: BrokerConfig, key: str, default: int) -> int:
-    """An int setting the config table may not declare (kept unparsed then)."""
-    try:
-        value = config[key]
-    except KeyError:
-        value = config.unknown.get(key)
-    try:
-        return default if value is None else int(value)
-    except ValueError:
-        return default
-
-
 class Broker:
     def __init__(
         self,
@@ -106,13 +94,13 @@ class Broker:
 
     async def _run_producer_expiration(self) -> None:
         """Forget idle producers (producer.id.expiration.ms) every producer.id.expiration.check.interval.ms."""
-        interval = max(_setting(self.config, "producer.id.expiration.check.interval.ms", 600000), 10) / 1000
+        interval = max(self.config["producer.id.expiration.check.interval.ms"], 10) / 1000
         while True:
             await anyio.sleep(interval)
             self.expire_producers()
 
     def expire_producers(self, now: int | None = None) -> int:
-        expiration_ms = _setting(self.config, "producer.id.expiration.ms", 86400000)
+        expiration_ms = self.config["producer.id.expiration.ms"]
         now = now_ms() if now is None else now
         removed = 0
         for partition in list(self.partitions.values()):
@@ -146,7 +134,7 @@ class Broker:
             if info is None or not cleanup_policy(info.configs, self.config)[1]:
                 continue
             targets.append(CleanTarget(f"{topic}-{index}", partition.log, self.cleaner_config(info),
-                                       stable_offset=getattr(partition, "last_stable_offset", None)))
+                                       stable_offset=partition.last_stable_offset))
         return targets
 
     def cleaner_config(self, info: TopicInfo) -> CleanerConfig:

@@ -79,6 +79,7 @@ KEYS: dict[str, Key] = {
         Key("transaction.max.timeout.ms", int, 900000, "Largest transaction timeout a producer may ask for."),
         Key("transactional.id.expiration.ms", int, 604800000, "Idle time after which a transactional id expires."),
         Key("producer.id.expiration.ms", int, 86400000, "Idle time after which producer state expires."),
+        Key("producer.id.expiration.check.interval.ms", int, 600000, "How often idle producers are looked for."),
         Key("broker.rack", str, "", "Rack of this broker, reported in Metadata."),
         Key("cluster.id", str, "", "Cluster id; generated and stored in the data directory when empty."),
         Key("log.cleaner.enable", _bool, True, "Whether the log cleaner compacts topics with cleanup.policy=compact."),
