@@ -3,6 +3,8 @@ broker resource names, and the broker-logger resource (Python's loggers, standin
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from typing import Any, Callable
 
 from kbroker.config import SOURCE_DYNAMIC_BROKER_LOGGER
 from wire.errors import ErrorCode, KafkaError
@@ -78,3 +80,27 @@ def alter_loggers(ops: list[tuple[str, int, str | None]], validate_only: bool) -
             _logger(name).setLevel(LEVELS[value])  # type: ignore[index]
         else:
             _logger(name).setLevel(logging.NOTSET)
+
+
+def alter_each(resources: list, alter: Callable[[Any], None], *, value_required: Callable[[Any], bool]) -> list[dict]:
+    """The per-resource answers of AlterConfigs / IncrementalAlterConfigs: Kafka's request checks (a resource at
+    most once, no duplicate keys, no null value where one is needed), then `alter(resource)`; errors per resource."""
+    counts = Counter((r["resource_type"], r["resource_name"]) for r in resources)
+    responses = []
+    for resource in resources:
+        rtype, name = resource["resource_type"], resource["resource_name"]
+        entry = {"error_code": 0, "error_message": None, "resource_type": rtype, "resource_name": name}
+        try:
+            if counts[(rtype, name)] > 1:
+                raise KafkaError(ErrorCode.INVALID_REQUEST, "Each resource must appear at most once.")
+            names = [c["name"] for c in resource["configs"]]
+            if len(set(names)) != len(names):
+                raise KafkaError(ErrorCode.INVALID_REQUEST, "Error due to duplicate config keys")
+            nulls = [c["name"] for c in resource["configs"] if c["value"] is None and value_required(c)]
+            if nulls:
+                raise KafkaError(ErrorCode.INVALID_REQUEST, "Null value not supported for : " + ", ".join(nulls))
+            alter(resource)
+        except KafkaError as exc:
+            entry["error_code"], entry["error_message"] = int(exc.code), exc.message
+        responses.append(entry)
+    return responses

@@ -5,9 +5,7 @@ request, duplicate keys or null values make that resource INVALID_REQUEST.
 """
 from __future__ import annotations
 
-from collections import Counter
-
-from kbroker.handlers._configs import BROKER, CLIENT_METRICS, GROUP, TOPIC, broker_id_of
+from kbroker.handlers._configs import BROKER, CLIENT_METRICS, GROUP, TOPIC, alter_each, broker_id_of
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode, KafkaError
 
@@ -32,24 +30,9 @@ def alter_resource(ctx: RequestContext, rtype: int, name: str, configs: dict[str
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
-    resources = request["resources"]
-    counts = Counter((r["resource_type"], r["resource_name"]) for r in resources)
-    responses = []
-    for resource in resources:
-        rtype, name = resource["resource_type"], resource["resource_name"]
-        entry = {"error_code": 0, "error_message": None, "resource_type": rtype, "resource_name": name}
-        try:
-            if counts[(rtype, name)] > 1:
-                raise KafkaError(ErrorCode.INVALID_REQUEST, "Each resource must appear at most once.")
-            names = [c["name"] for c in resource["configs"]]
-            if len(set(names)) != len(names):
-                raise KafkaError(ErrorCode.INVALID_REQUEST, "Error due to duplicate config keys")
-            nulls = [c["name"] for c in resource["configs"] if c["value"] is None]
-            if nulls:
-                raise KafkaError(ErrorCode.INVALID_REQUEST, "Null value not supported for : " + ", ".join(nulls))
-            configs = {c["name"]: c["value"] for c in resource["configs"]}
-            alter_resource(ctx, rtype, name, configs, request["validate_only"])
-        except KafkaError as exc:
-            entry["error_code"], entry["error_message"] = int(exc.code), exc.message
-        responses.append(entry)
+    def alter(resource: dict) -> None:
+        configs = {c["name"]: c["value"] for c in resource["configs"]}
+        alter_resource(ctx, resource["resource_type"], resource["resource_name"], configs, request["validate_only"])
+
+    responses = alter_each(request["resources"], alter, value_required=lambda c: True)
     return {"throttle_time_ms": 0, "responses": responses}

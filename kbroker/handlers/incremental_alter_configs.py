@@ -6,10 +6,8 @@ request, duplicate keys, or a null value for anything but DELETE make that resou
 """
 from __future__ import annotations
 
-from collections import Counter
-
 from kbroker.config import KAFKA_KEYS, default_of
-from kbroker.handlers._configs import BROKER, BROKER_LOGGER, TOPIC, alter_loggers, broker_id_of
+from kbroker.handlers._configs import BROKER, BROKER_LOGGER, TOPIC, alter_each, alter_loggers, broker_id_of
 from kbroker.server.context import RequestContext
 from kbroker.topic_config import OP_DELETE, apply_incremental, topic_default, topic_type
 from wire.errors import ErrorCode, KafkaError
@@ -69,25 +67,9 @@ def _alter(ctx: RequestContext, rtype: int, name: str, ops: list[tuple[str, int,
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
-    resources = request["resources"]
-    counts = Counter((r["resource_type"], r["resource_name"]) for r in resources)
-    responses = []
-    for resource in resources:
-        rtype, name = resource["resource_type"], resource["resource_name"]
-        entry = {"error_code": 0, "error_message": None, "resource_type": rtype, "resource_name": name}
-        try:
-            if counts[(rtype, name)] > 1:
-                raise KafkaError(ErrorCode.INVALID_REQUEST, "Each resource must appear at most once.")
-            names = [c["name"] for c in resource["configs"]]
-            if len(set(names)) != len(names):
-                raise KafkaError(ErrorCode.INVALID_REQUEST, "Error due to duplicate config keys")
-            nulls = [c["name"] for c in resource["configs"]
-                     if c["config_operation"] != OP_DELETE and c["value"] is None]
-            if nulls:
-                raise KafkaError(ErrorCode.INVALID_REQUEST, "Null value not supported for : " + ", ".join(nulls))
-            ops = [(c["name"], c["config_operation"], c["value"]) for c in resource["configs"]]
-            _alter(ctx, rtype, name, ops, request["validate_only"])
-        except KafkaError as exc:
-            entry["error_code"], entry["error_message"] = int(exc.code), exc.message
-        responses.append(entry)
+    def alter(resource: dict) -> None:
+        ops = [(c["name"], c["config_operation"], c["value"]) for c in resource["configs"]]
+        _alter(ctx, resource["resource_type"], resource["resource_name"], ops, request["validate_only"])
+
+    responses = alter_each(request["resources"], alter, value_required=lambda c: c["config_operation"] != OP_DELETE)
     return {"throttle_time_ms": 0, "responses": responses}
