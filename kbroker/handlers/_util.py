@@ -8,3 +8,23 @@ def error_of(exc: BaseException) -> tuple[int, str | None]:
     if isinstance(exc, KafkaError):
         return int(exc.code), exc.message
     return int(ErrorCode.UNKNOWN_SERVER_ERROR), str(exc)
+
+
+OffsetEntry = tuple[str, int, int, int, "str | None"]  # topic, partition, offset, leader epoch, metadata
+
+
+def offsets_to_commit(  # type: ignore[no-untyped-def]
+    broker, topics: list, *, with_epoch: bool
+) -> tuple[dict[tuple[str, int], int], list[OffsetEntry]]:
+    """An offset commit's partitions split into unknown ones (UNKNOWN_TOPIC_OR_PARTITION) and entries to commit."""
+    errors: dict[tuple[str, int], int] = {}
+    valid: list[OffsetEntry] = []
+    for topic in topics:
+        info = broker.topic(topic["name"])
+        for p in topic["partitions"]:
+            if info is None or not 0 <= p["partition_index"] < info.partitions:
+                errors[(topic["name"], p["partition_index"])] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                continue
+            epoch = p.get("committed_leader_epoch", -1) if with_epoch else -1
+            valid.append((topic["name"], p["partition_index"], p["committed_offset"], epoch, p.get("committed_metadata")))
+    return errors, valid

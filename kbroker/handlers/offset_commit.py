@@ -8,6 +8,7 @@ Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION, as in Kafka.
 from __future__ import annotations
 
 from kbroker.coordinator import group_coordinator
+from kbroker.handlers._util import offsets_to_commit
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
 
@@ -17,18 +18,7 @@ KEY, MIN, MAX = 8, 0, 9
 async def handle(ctx: RequestContext, request: dict) -> dict:
     broker = ctx.broker
     version = ctx.version
-    errors: dict[tuple[str, int], int] = {}
-    valid: list[tuple[str, int, int, int, str | None]] = []
-    for topic in request["topics"]:
-        info = broker.topic(topic["name"])
-        for p in topic["partitions"]:
-            key = (topic["name"], p["partition_index"])
-            if info is None or not 0 <= p["partition_index"] < info.partitions:
-                errors[key] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-                continue
-            epoch = p.get("committed_leader_epoch", -1) if version >= 6 else -1
-            valid.append((topic["name"], p["partition_index"], p["committed_offset"], epoch,
-                          p.get("committed_metadata")))
+    errors, valid = offsets_to_commit(broker, request["topics"], with_epoch=version >= 6)
     if valid:
         group_error, results = group_coordinator(broker).commit_offsets(
             version=version,

@@ -10,6 +10,7 @@ COORDINATOR_LOAD_IN_PROGRESS is answered as COORDINATOR_NOT_AVAILABLE (Kafka's K
 from __future__ import annotations
 
 from kbroker.coordinator.transactions import transaction_coordinator
+from kbroker.handlers._util import offsets_to_commit
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
 
@@ -20,17 +21,7 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
     broker = ctx.broker
     version = ctx.version
     coordinator = transaction_coordinator(broker)
-    errors: dict[tuple[str, int], int] = {}
-    valid: list[tuple[str, int, int, int, str | None]] = []
-    for topic in request["topics"]:
-        info = broker.topic(topic["name"])
-        for p in topic["partitions"]:
-            key = (topic["name"], p["partition_index"])
-            if info is None or not 0 <= p["partition_index"] < info.partitions:
-                errors[key] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-                continue
-            epoch = p.get("committed_leader_epoch", -1) if version >= 2 else -1
-            valid.append((topic["name"], p["partition_index"], p["committed_offset"], epoch, p.get("committed_metadata")))
+    errors, valid = offsets_to_commit(broker, request["topics"], with_epoch=version >= 2)
     if valid:
         group_error, results = coordinator.txn_offset_commit(
             version=version,
