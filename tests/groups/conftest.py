@@ -1,6 +1,7 @@
 """Fixtures for the group coordinator tests: a broker with short group timeouts, and raw-protocol helpers."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -66,3 +67,29 @@ def create_topic(bootstrap: str, name: str, partitions: int) -> None:
 def data_dir_of(broker: BrokerProcess) -> Path:
     assert broker.data_dir is not None
     return broker.data_dir
+
+
+def owned(consumer: Any) -> list[int]:
+    """The partitions a confluent-kafka consumer is assigned now."""
+    return sorted(tp.partition for tp in consumer.assignment())
+
+
+def takeover_after_kill(child: Any, survivors: list, partitions: int, session_s: float = 6.0) -> float:
+    """With `child` (a consumer process) and the survivors splitting the partitions, kill -9 the child: only its
+    session timeout tells the coordinator. Returns how long until the survivors own every partition."""
+
+    def polled_assignment() -> list[int]:
+        for c in survivors:
+            c.poll(0.05)
+        return [len(c.assignment()) for c in survivors]
+
+    share = partitions // (len(survivors) + 1)
+    wait_until(lambda: polled_assignment() == [share] * len(survivors), 40, what="an even split with the child")
+    child.kill()  # no LeaveGroup
+    child.wait(10)
+    killed = time.monotonic()
+    wait_until(lambda: (polled_assignment(), sorted(p for c in survivors for p in owned(c)))[1]
+               == list(range(partitions)), 30, what="the survivors owning every partition")
+    took = time.monotonic() - killed
+    assert session_s - 2 < took < session_s + 14, f"partitions moved after {took:.1f}s (session timeout {session_s}s)"
+    return took

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from tests.conftest import BrokerProcess
-from tests.groups.conftest import create_topic, unique, wait_until
+from tests.groups.conftest import create_topic, owned, takeover_after_kill, unique, wait_until
 
 confluent_kafka = pytest.importorskip("confluent_kafka")
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
@@ -38,10 +38,6 @@ def consumer(bootstrap: str, group: str, topic: str | None = None, **extra) -> C
     if topic is not None:
         c.subscribe([topic])
     return c
-
-
-def owned(c: Consumer) -> list[int]:
-    return sorted(tp.partition for tp in c.assignment())
 
 
 RETRIABLE_COMMIT = {KafkaError.ILLEGAL_GENERATION, KafkaError.REBALANCE_IN_PROGRESS}
@@ -137,24 +133,7 @@ def test_killed_consumer_partitions_move_after_its_session_times_out(shared_brok
                              stdout=subprocess.PIPE, text=True)
     cs = [consumer(shared_broker.bootstrap, group, topic) for _ in range(2)]
     try:
-        def split() -> bool:
-            for c in cs:
-                c.poll(0.05)
-            return [len(c.assignment()) for c in cs] == [2, 2]
-
-        wait_until(split, 40, what="a 2/2/2 split with the child")
-        child.kill()  # no LeaveGroup: only the session timeout tells the coordinator
-        child.wait(10)
-        killed = time.monotonic()
-
-        def all_six() -> bool:
-            for c in cs:
-                c.poll(0.05)
-            return sorted(p for c in cs for p in owned(c)) == list(range(PARTITIONS))
-
-        wait_until(all_six, 30, what="the survivors owning all six")
-        took = time.monotonic() - killed
-        assert 4.0 < took < 20, f"partitions moved after {took:.1f}s (session timeout 6s)"
+        takeover_after_kill(child, cs, PARTITIONS)
     finally:
         if child.poll() is None:
             child.kill()

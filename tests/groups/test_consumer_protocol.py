@@ -11,7 +11,7 @@ from typing import Iterator
 import pytest
 
 from tests.conftest import BrokerProcess
-from tests.groups.conftest import Raw, create_topic, unique, wait_until
+from tests.groups.conftest import Raw, create_topic, owned, takeover_after_kill, unique, wait_until
 
 confluent_kafka = pytest.importorskip("confluent_kafka")
 from confluent_kafka import Consumer, ConsumerGroupType, Producer, TopicPartition  # noqa: E402
@@ -37,10 +37,6 @@ def consumer(bootstrap: str, group: str, **extra) -> Consumer:
             "auto.offset.reset": "earliest", "enable.auto.commit": False}
     conf.update(extra)
     return Consumer(conf)
-
-
-def owned(c: Consumer) -> list[int]:
-    return sorted(tp.partition for tp in c.assignment())
 
 
 def produce(bootstrap: str, topic: str, count: int) -> set[bytes]:
@@ -147,24 +143,7 @@ def test_killed_member_is_fenced_after_its_session(kip848_broker) -> None:
     for c in cs:
         c.subscribe([topic])
     try:
-        def split() -> bool:
-            for c in cs:
-                c.poll(0.05)
-            return [len(c.assignment()) for c in cs] == [2, 2]
-
-        wait_until(split, 40, what="a 2/2/2 split with the child")
-        child.kill()
-        child.wait(10)
-        killed = time.monotonic()
-
-        def all_six() -> bool:
-            for c in cs:
-                c.poll(0.05)
-            return sorted(p for c in cs for p in owned(c)) == list(range(PARTITIONS))
-
-        wait_until(all_six, 30, what="the survivors owning all six")
-        took = time.monotonic() - killed
-        assert 4.0 < took < 20, f"partitions moved after {took:.1f}s (session timeout 6s)"
+        takeover_after_kill(child, cs, PARTITIONS)
     finally:
         if child.poll() is None:
             child.kill()

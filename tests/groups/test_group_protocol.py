@@ -216,7 +216,7 @@ def test_session_expiry_removes_silent_member(raw_factory) -> None:
 
 def test_rebalance_timeout_drops_members_that_do_not_rejoin(raw_factory) -> None:
     group = unique("g")
-    a, b, c = raw_factory(), raw_factory(), raw_factory()
+    a, b = raw_factory(), raw_factory()
     ra = join(a, group, session=5000, rebalance=1500)
     ma = ra["member_id"]
     sync(a, group, 1, ma, [(ma, b"")])
