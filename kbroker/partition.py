@@ -61,8 +61,6 @@ class Partition:
         records: bytes | memoryview | None,
         *,
         now_ms: int,
-        max_message_bytes: int,
-        log_append_time: bool,
         one_batch: bool = False,
         zstd_allowed: bool = True,
         verify_txn: TxnVerifier | None = None,
@@ -72,7 +70,8 @@ class Partition:
 
         `one_batch`: Produce v3+ must carry exactly one batch per partition. `zstd_allowed`: zstd needs v7+.
         `verify_txn`: asked before a producer's first transactional batch in this partition (KIP-890).
-        `policy`: the topic's timestamp bounds, key rules and broker-side compression (kbroker.produce_policy).
+        `policy`: the topic's produce settings (kbroker.produce_policy): batch size limit, timestamp type and
+        bounds, key rules, broker-side compression; None applies none of them.
         A retried batch the log already holds is acknowledged with its first offsets (duplicate=True).
         """
         if not records:
@@ -85,9 +84,11 @@ class Partition:
             raise KafkaError(ErrorCode.INVALID_RECORD, "Produce v3+ must carry exactly one record batch per partition")
         if policy is not None:
             records, batches = produce_policy.apply(records, batches, policy, now_ms)
+        max_message_bytes = policy.max_message_bytes if policy is not None else None
+        log_append_time = policy is not None and policy.log_append_time
         fix_max_timestamp = []
         for pos, header in batches:
-            if header.size > max_message_bytes:
+            if max_message_bytes is not None and header.size > max_message_bytes:
                 raise KafkaError(
                     ErrorCode.MESSAGE_TOO_LARGE,
                     f"The batch size {header.size} exceeds the limit of {max_message_bytes} bytes",

@@ -34,6 +34,7 @@ class ProducePolicy:
     before_max_ms: int
     after_max_ms: int
     compacted: bool
+    max_message_bytes: int = 2**31 - 1
 
     @property
     def trivial(self) -> bool:
@@ -56,6 +57,7 @@ def for_topic(broker: "Broker", topic: str, partition: int = 0) -> ProducePolicy
         before_max_ms=int(value_of("message.timestamp.before.max.ms", configs, broker.config)),
         after_max_ms=int(value_of("message.timestamp.after.max.ms", configs, broker.config)),
         compacted=cleanup_policy(configs, broker.config)[1],
+        max_message_bytes=int(value_of("max.message.bytes", configs, broker.config)),
     )
 
 

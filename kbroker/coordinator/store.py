@@ -91,12 +91,7 @@ class LogOffsetStore:
             base_timestamp=now_ms,
         )
         try:
-            append = getattr(partition, "append_coordinator_batch", None)
-            if append is not None:
-                append(batch, now_ms=now_ms)
-            else:
-                partition.append_records(batch, now_ms=now_ms, max_message_bytes=max(len(batch), 1 << 30),
-                                         log_append_time=False)
+            partition.append_coordinator_batch(batch, now_ms=now_ms)
         except KafkaError:
             raise
         except Exception as exc:  # a storage failure: the client retries, as Kafka's do after an append error

@@ -74,8 +74,6 @@ def _append(ctx: RequestContext, topic: str | None, index: int, records: bytes |
     result = part.append_records(
         records,
         now_ms=now_ms(),
-        max_message_bytes=int(broker.topic_config(topic, "max.message.bytes")),
-        log_append_time=broker.topic_config(topic, "message.timestamp.type") == "LogAppendTime",
         one_batch=ctx.version >= 3,
         zstd_allowed=ctx.version >= 7,
         verify_txn=_verifier(ctx, transactional_id, topic, index) if ctx.version >= 3 else None,

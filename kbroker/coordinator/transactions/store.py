@@ -100,8 +100,7 @@ class LogTxnStore:
             base_timestamp=now_ms,
         )
         try:
-            partition.append_records(batch, now_ms=now_ms, max_message_bytes=max(len(batch), 1 << 30),
-                                     log_append_time=False)
+            partition.append_coordinator_batch(batch, now_ms=now_ms)
         except KafkaError:
             raise
         except Exception as exc:  # a storage failure: the client retries
