@@ -326,30 +326,13 @@ class Faults:
         UNKNOWN_MEMBER_ID and it joins again) and the others are told to rebalance.
         """
         coordinator = self._coordinator()
-        public = getattr(coordinator, "expire_member", None)
-        if callable(public):  # a coordinator that offers it (KIP-848 groups included) knows best
-            members = self._member_ids(coordinator, group_id) if member_id is None else [member_id]
-            for mid in members:
-                public(group_id, mid)
-            return members
-        not_ready = coordinator._ready()
-        if not_ready:
-            raise RuntimeError(f"the group coordinator is not ready ({ErrorCode(not_ready).name})")
-        group = coordinator._classic(group_id)
-        if group is None:
-            if group_id in coordinator.groups:
-                raise ValueError(f"group {group_id} is not a classic group; this coordinator cannot expire its members")
-            raise KeyError(f"no group {group_id}")
-        members = list(group.members) if member_id is None else [member_id]
-        for mid in members:
-            if mid not in group.members:
-                raise KeyError(f"group {group_id} has no member {mid}")
-        for mid in members:
-            log.info("fault: expiring member %s of group %s", mid, group_id)
-            coordinator._remove_member_and_update(group, mid, "session timeout (injected by kbroker faults)")
+        members = self._member_ids(coordinator, group_id) if member_id is None else [member_id]
+        expired = [mid for mid in members if coordinator.expire_member(group_id, mid)]
+        if member_id is not None and not expired:
+            raise KeyError(f"group {group_id} has no member {member_id}")
         k = ("expire_member", "group")
-        self.injected[k] = self.injected.get(k, 0) + len(members)
-        return members
+        self.injected[k] = self.injected.get(k, 0) + len(expired)
+        return expired
 
     def members(self, group_id: str) -> list[str]:
         return self._member_ids(self._coordinator(), group_id)
@@ -357,10 +340,8 @@ class Faults:
     def _coordinator(self) -> Any:
         if self.broker is None:
             raise RuntimeError("these faults belong to no broker")
-        try:
-            from kbroker.coordinator import group_coordinator
-        except ImportError as exc:  # pragma: no cover - the coordinator is part of kbroker now
-            raise NotImplementedError("this kbroker has no group coordinator") from exc
+        from kbroker.coordinator import group_coordinator
+
         return group_coordinator(self.broker)
 
     @staticmethod

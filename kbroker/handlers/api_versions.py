@@ -5,12 +5,21 @@ feature list only for KIP-848/890 negotiation, which falls back to the API list.
 """
 from __future__ import annotations
 
+import re
+
 from kbroker.server.context import RequestContext
+from wire.errors import ErrorCode
 
 KEY, MIN, MAX = 18, 0, 4
+
+# KIP-511: what a client may call its software and version (v3+); anything else is INVALID_REQUEST
+_SOFTWARE = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?")
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
     from kbroker.server.dispatch import supported_api_versions
 
+    if ctx.version >= 3 and not all(_SOFTWARE.fullmatch(request[k]) for k in ("client_software_name",
+                                                                              "client_software_version")):
+        return {"error_code": ErrorCode.INVALID_REQUEST, "api_keys": [], "throttle_time_ms": 0}
     return {"error_code": 0, "api_keys": supported_api_versions(), "throttle_time_ms": 0}

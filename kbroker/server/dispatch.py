@@ -92,16 +92,14 @@ async def _serve(frame: bytes, broker, client_host: str, connection_id: int, out
         raise CloseConnection(f"unknown API key {header.api_key}")
     if not entry.min_version <= header.api_version <= entry.max_version:
         if header.api_key == API_VERSIONS_KEY:
-            body = {"error_code": ErrorCode.UNSUPPORTED_VERSION, "api_keys": supported_api_versions()}
+            # KIP-511: in v0, with only ApiVersions' own range, so that the client retries with a version it has
+            body = {"error_code": ErrorCode.UNSUPPORTED_VERSION,
+                    "api_keys": [v for v in supported_api_versions() if v["api_key"] == API_VERSIONS_KEY]}
             return _frame(API_VERSIONS_KEY, 0, header.correlation_id, body)
         raise CloseConnection(f"{entry.name} v{header.api_version} is not supported")
     try:
         request = request_codec(header.api_key, header.api_version).decode(memoryview(frame)[header.size :])
     except DecodeError as exc:
-        if header.api_key == API_VERSIONS_KEY:
-            # Kafka answers an ApiVersions it cannot parse with INVALID_REQUEST and the supported versions
-            body = {"error_code": ErrorCode.INVALID_REQUEST, "api_keys": supported_api_versions()}
-            return _frame(API_VERSIONS_KEY, 0, header.correlation_id, body)
         raise CloseConnection(str(exc)) from exc
     ctx = RequestContext(broker, header, client_host, connection_id)
     outcome.header, outcome.request = header, request
