@@ -76,39 +76,57 @@ class Partition:
         """
         if not records:
             raise KafkaError(ErrorCode.CORRUPT_MESSAGE, "Produce request carried no records")
-        try:
-            batches = rec.validate_produce_batches(records)
-        except (rec.CorruptRecordError, rec.InvalidRecordError) as exc:
-            raise KafkaError(ErrorCode(exc.code), str(exc)) from exc
-        if one_batch and len(batches) != 1:
-            raise KafkaError(ErrorCode.INVALID_RECORD, "Produce v3+ must carry exactly one record batch per partition")
-        if policy is not None:
-            records, batches = produce_policy.apply(records, batches, policy, now_ms)
-        max_message_bytes = policy.max_message_bytes if policy is not None else None
         log_append_time = policy is not None and policy.log_append_time
-        fix_max_timestamp = []
-        for pos, header in batches:
-            if max_message_bytes is not None and header.size > max_message_bytes:
-                raise KafkaError(
-                    ErrorCode.MESSAGE_TOO_LARGE,
-                    f"The batch size {header.size} exceeds the limit of {max_message_bytes} bytes",
-                )
-            if header.compression == 4 and not zstd_allowed:
-                raise KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, "zstd needs Produce v7 or later")
-            if header.max_timestamp == rec.NO_TIMESTAMP and not header.is_log_append_time and not log_append_time:
-                fix_max_timestamp.append(pos)
-        if verify_txn is not None:
-            self._verify_transaction(batches, verify_txn)
-        if fix_max_timestamp:
-            # some clients (sarama 1.22) leave maxTimestamp at -1; Kafka recomputes it from the records
-            records = bytearray(records)
-            for pos in fix_max_timestamp:
-                rec.set_max_timestamp(records, pos, rec.records_max_timestamp(records, pos))
+        try:
+            records = self._checked(records, now_ms, one_batch, zstd_allowed, verify_txn, policy)
+        except (rec.CorruptRecordError, rec.InvalidRecordError) as exc:  # from any step that reads records
+            raise KafkaError(ErrorCode(exc.code), str(exc)) from exc
         info = self.log.append(records, leader_epoch=self.leader_epoch, now_ms=now_ms, log_append_time=log_append_time)
         if info.duplicate:
             return ProduceResult(info.first_offset, info.log_append_time_ms, self.log.log_start_offset, True)
         self._appended()
         return ProduceResult(info.first_offset, info.log_append_time_ms, self.log.log_start_offset)
+
+    def _checked(
+        self,
+        records: bytes | memoryview,
+        now_ms: int,
+        one_batch: bool,
+        zstd_allowed: bool,
+        verify_txn: TxnVerifier | None,
+        policy: produce_policy.ProducePolicy | None,
+    ) -> bytes | bytearray | memoryview:
+        """The batches as they will be appended. What the client sent is checked first (framing, CRC, count,
+        size, codec for the version), as Kafka does before its topic rules; then the topic's rules may rewrite."""
+        batches = rec.validate_produce_batches(records)
+        if one_batch and len(batches) != 1:
+            raise KafkaError(ErrorCode.INVALID_RECORD, "Produce v3+ must carry exactly one record batch per partition")
+        limit = policy.max_message_bytes if policy is not None else None
+        for _, header in batches:
+            if limit is not None and header.size > limit:
+                raise KafkaError(ErrorCode.MESSAGE_TOO_LARGE,
+                                 f"The batch size {header.size} exceeds the limit of {limit} bytes")
+            if header.compression == 4 and not zstd_allowed:
+                raise KafkaError(ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, "zstd needs Produce v7 or later")
+        if policy is not None:
+            rewritten, batches = produce_policy.apply(records, batches, policy, now_ms)
+            if rewritten is not records and limit is not None:
+                for _, header in batches:  # recompressed: the stored batch must fit too
+                    if header.size > limit:
+                        raise KafkaError(ErrorCode.MESSAGE_TOO_LARGE, f"The recompressed batch size "
+                                         f"{header.size} exceeds the limit of {limit} bytes")
+            records = rewritten
+        if verify_txn is not None:
+            self._verify_transaction(batches, verify_txn)
+        log_append_time = policy is not None and policy.log_append_time
+        unset = [pos for pos, header in batches
+                 if header.max_timestamp == rec.NO_TIMESTAMP and not header.is_log_append_time and not log_append_time]
+        if unset:
+            # some clients (sarama 1.22) leave maxTimestamp at -1; Kafka recomputes it from the records
+            records = bytearray(records)
+            for pos in unset:
+                rec.set_max_timestamp(records, pos, rec.records_max_timestamp(records, pos))
+        return records
 
     def _verify_transaction(self, batches: list[tuple[int, rec.BatchHeader]], verify: TxnVerifier) -> None:
         state = self.log.producer_state

@@ -36,11 +36,6 @@ class ProducePolicy:
     compacted: bool
     max_message_bytes: int = 2**31 - 1
 
-    @property
-    def trivial(self) -> bool:
-        return (self.target_codec is None and not self.compacted
-                and (self.log_append_time or self.before_max_ms >= LONG_MAX))
-
 
 def for_topic(broker: "Broker", topic: str, partition: int = 0) -> ProducePolicy:
     """The policy of a topic as its configs stand now (they may change at any time)."""
@@ -65,28 +60,23 @@ def apply(records: bytes | bytearray | memoryview, batches: list[tuple[int, rec.
           now_ms: int) -> tuple[bytes | bytearray | memoryview, list[tuple[int, rec.BatchHeader]]]:
     """Check (KafkaError INVALID_TIMESTAMP / INVALID_RECORD) and, for broker-side compression, rewrite the batches.
     Returns the records to append and their (position, header) list (the same objects when nothing changed)."""
-    if policy.trivial:
-        if not policy.log_append_time and policy.after_max_ms < LONG_MAX:
-            for position, header in batches:
-                if header.max_timestamp != rec.NO_TIMESTAMP and header.max_timestamp - now_ms > policy.after_max_ms:
-                    _check_timestamps(records, [(position, header)], policy, now_ms)
-        return records, batches
+    target = policy.target_codec
+    recompress = target is not None and any(header.compression != target for _, header in batches)
     out = bytearray()
-    changed = False
     for position, header in batches:
         batch = memoryview(records)[position:position + header.size]
         decoded = None
         if policy.compacted or _needs_timestamp_scan(header, policy, now_ms):
             decoded = rec.decode_records(batch, verify_crc=False)
             _check_records(header, decoded, policy, now_ms)
-        if policy.target_codec is not None and header.compression != policy.target_codec:
-            if decoded is None:
-                decoded = rec.decode_records(batch, verify_crc=False)
-            out += _recompress(header, decoded, policy.target_codec)
-            changed = True
-        else:
-            out += batch
-    if not changed:
+        if recompress:
+            if header.compression != target:
+                if decoded is None:
+                    decoded = rec.decode_records(batch, verify_crc=False)
+                out += _recompress(header, decoded, target)
+            else:
+                out += batch
+    if not recompress:
         return records, batches
     return out, list(rec.iter_batches(out))
 
@@ -98,13 +88,6 @@ def _needs_timestamp_scan(header: rec.BatchHeader, policy: ProducePolicy, now_ms
         return True
     return policy.after_max_ms < LONG_MAX and (header.max_timestamp == rec.NO_TIMESTAMP
                                                or header.max_timestamp - now_ms > policy.after_max_ms)
-
-
-def _check_timestamps(records: bytes | bytearray | memoryview, batches: list[tuple[int, rec.BatchHeader]],
-                      policy: ProducePolicy, now_ms: int) -> None:
-    for position, header in batches:
-        batch = memoryview(records)[position:position + header.size]
-        _check_records(header, rec.decode_records(batch, verify_crc=False), policy, now_ms)
 
 
 def _check_records(header: rec.BatchHeader, records: list[rec.Record], policy: ProducePolicy, now_ms: int) -> None:

@@ -9,19 +9,18 @@ from __future__ import annotations
 from kbroker.fetching import PartitionRead, fetch
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
+from wire.records import iter_batches
 
 KEY, MIN, MAX = 1, 0, 18
 
 NO_UUID = bytes(16)
+ZSTD = 4
 
 
 def _session_error(request: dict) -> int:
-    session_id, epoch = request["session_id"], request["session_epoch"]
-    if session_id != 0:
-        return ErrorCode.FETCH_SESSION_ID_NOT_FOUND
-    if epoch not in (-1, 0):
-        return ErrorCode.INVALID_FETCH_SESSION_EPOCH
-    return 0
+    """Epoch -1 or 0 is a full fetch whatever the session id (Kafka closes that session); any other epoch names
+    a session to continue, and this broker keeps none."""
+    return 0 if request["session_epoch"] in (-1, 0) else ErrorCode.FETCH_SESSION_ID_NOT_FOUND
 
 
 def _legacy(records: bytes | memoryview, version: int) -> bytes:
@@ -63,6 +62,10 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
     if throttle_ms:  # as Kafka, a throttled fetch is answered without records (they were not counted)
         for r in reads:
             r.records = b""
+    if version < 10:  # as Kafka: zstd batches cannot go to a client that may not read them
+        for r in reads:
+            if r.records and any(h.compression == ZSTD for _, h in iter_batches(r.records)):
+                r.error_code, r.records = ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, b""
     responses = []
     for topic, group in topics:
         partitions = []

@@ -29,10 +29,10 @@ def _lookup(ctx: RequestContext, topic: str, index: int, timestamp: int, isolati
         return -1, -1
     if timestamp == MAX_TIMESTAMP:
         found = log.max_timestamp()
-        return (found[1], found[0]) if found else (-1, -1)
-    if timestamp < 0:
+    elif timestamp < 0:
         raise KafkaError(ErrorCode.INVALID_REQUEST, f"unknown special timestamp {timestamp}")
-    found = log.offset_for_timestamp(timestamp)
+    else:
+        found = log.offset_for_timestamp(timestamp)
     fetchable = part.last_stable_offset if isolation == READ_COMMITTED else part.high_watermark
     if found is None or found[0] >= fetchable:
         return -1, -1

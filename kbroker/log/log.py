@@ -43,14 +43,7 @@ from .storage import Bytes, Directory, DiskDirectory, MemoryDirectory
 from .time_index import NO_TIMESTAMP
 from .txn_index import AbortedTxn
 
-try:  # present in wire.records as of this writing; the log degrades to batch precision without them
-    from wire.records import set_log_append_time as _set_log_append_time
-except ImportError:  # pragma: no cover
-    _set_log_append_time = None
-try:
-    from wire.records import decode_records as _decode_records
-except ImportError:  # pragma: no cover
-    _decode_records = None
+from wire.records import decode_records, set_log_append_time
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +262,7 @@ class Log:
             raise ValueError("nothing to append")
         first_offset = next_offset = self._log_end_offset
         max_timestamp, offset_of_max = NO_TIMESTAMP, -1
-        stamp = log_append_time and _set_log_append_time is not None
+        stamp = log_append_time
         producer_batches: list[tuple[int, BatchHeader, int]] = []
         for position, header in iter_batches(buf):
             set_base_offset(buf, position, next_offset)
@@ -277,7 +270,7 @@ class Log:
             last = next_offset + header.last_offset_delta
             timestamp = header.max_timestamp
             if stamp:
-                _set_log_append_time(buf, position, now_ms)
+                set_log_append_time(buf, position, now_ms)
                 timestamp = now_ms
             if timestamp > max_timestamp:
                 max_timestamp, offset_of_max = timestamp, last
@@ -476,10 +469,10 @@ class Log:
     ) -> tuple[int, int]:
         start = self._log_start_offset
         fallback = (max(header.base_offset, start), fallback_timestamp)
-        if header.is_log_append_time or _decode_records is None:
+        if header.is_log_append_time:
             return fallback  # LogAppendTime: every record carries maxTimestamp
         try:
-            records = _decode_records(segment.read_batch(position, header), verify_crc=False)
+            records = decode_records(segment.read_batch(position, header), verify_crc=False)
         except ValueError as exc:  # unknown compression, malformed records: stay at batch precision
             log.debug("%s: batch at %d not decodable for a timestamp search: %s", self.name, header.base_offset, exc)
             return fallback

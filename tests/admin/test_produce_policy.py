@@ -2,7 +2,9 @@
 broker-side recompression, on real batches; and end to end once the partition applies it."""
 from __future__ import annotations
 
+import time
 
+import crc32c
 import pytest
 
 from kbroker.produce_policy import ProducePolicy, apply
@@ -96,3 +98,27 @@ def test_policy_on_the_produce_path(raw: RawClient) -> None:
     stored = fetch(raw, zstd, 0, 0)["records"]
     [(_, header)] = list(iter_batches(bytes(stored)))
     assert header.compression == 4
+
+
+def test_client_batches_are_checked_before_the_topic_rewrites_them(raw: RawClient) -> None:
+    """zstd is judged on what the client sent (a zstd topic takes Produce v3 of an uncompressed batch), size before
+    key rules, and a payload that cannot be decoded for recompression is INVALID_RECORD for its partition."""
+    now = int(time.time() * 1000)
+    zstd, compacted, lz4 = unique("zstd-v3"), unique("big-keyless"), unique("lz4-bad")
+    create_topic(raw, zstd, configs={"compression.type": "zstd"})
+    create_topic(raw, compacted, configs={"cleanup.policy": "compact", "max.message.bytes": "2000"})
+    create_topic(raw, lz4, configs={"compression.type": "lz4"})
+
+    def send(topic: str, records: bytes, version: int) -> int:
+        body = {"acks": -1, "timeout_ms": 5000,
+                "topic_data": [{"name": topic, "partition_data": [{"index": 0, "records": records}]}]}
+        return raw.request(0, version, body)["responses"][0]["partition_responses"][0]["error_code"]
+
+    assert send(zstd, batch((b"k", b"v", now)), 3) == 0
+    assert [h.compression for _, h in iter_batches(fetch(raw, zstd, 0, 0)["records"])] == [4]
+    assert send(compacted, batch((None, b"x" * 5000, now)), 9) == ErrorCode.MESSAGE_TOO_LARGE
+    broken = bytearray(batch((b"k", b"v" * 200, now), compression=1))
+    broken[70:80] = b"\x00" * 10  # inside the gzip payload
+    broken[17:21] = crc32c.crc32c(bytes(broken[21:])).to_bytes(4, "big")  # a valid CRC over a bad payload
+    assert send(lz4, bytes(broken), 9) == ErrorCode.INVALID_RECORD
+    assert send(lz4, batch((b"k", b"ok", now)), 9) == 0  # and the connection is still usable
