@@ -59,9 +59,8 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
                 max_wait_ms=request["max_wait_ms"], isolation=request["isolation_level"])
     fetched = sum(len(r.records) for r in reads)
     throttle_ms = broker.quotas.record_fetch(ctx.header.client_id, fetched) if fetched else 0
-    if throttle_ms:  # as Kafka, a throttled fetch is answered without records (they were not counted)
-        for r in reads:
-            r.records = b""
+    if throttle_ms:  # as Kafka: a throttled fetch is answered with no partitions (what was read is not counted)
+        return {"throttle_time_ms": throttle_ms, "error_code": 0, "session_id": 0, "responses": []}
     if version < 10:  # as Kafka: zstd batches cannot go to a client that may not read them
         for r in reads:
             if r.records and any(h.compression == ZSTD for _, h in iter_batches(r.records)):
