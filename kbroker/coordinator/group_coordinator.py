@@ -132,6 +132,11 @@ class GroupCoordinator:
         if ensure is not None:
             ensure()
 
+    def _lookup(self, group_id: str) -> tuple[int, Any]:
+        """(error, group) for a request naming a group: not loaded yet, or an empty group id, comes first."""
+        error = self._ready() or (E.NONE if group_id else E.INVALID_GROUP_ID)
+        return error, self.groups.get(group_id)
+
     def _ready(self) -> int:
         """NONE when group operations may proceed (loading synchronously if nobody started run()), else the
         error to answer with. Also runs any deadline that is due when no background task does it."""
@@ -162,15 +167,13 @@ class GroupCoordinator:
 
     def _on_loaded(self) -> None:
         self._load_state = _LOADED
-        groups = offsets = 0
         for group in self.groups.values():
-            groups += 1
             if isinstance(group, ClassicGroup):
                 for member in group.members.values():
                     self._reschedule_heartbeat(group, member)
         if any(not isinstance(g, ClassicGroup) for g in self.groups.values()):
             self.consumer_groups.on_loaded()
-        offsets = sum(len(v) for v in self.offsets.values())
+        groups, offsets = len(self.groups), sum(len(v) for v in self.offsets.values())
         if groups or offsets:
             log.info("group coordinator loaded %d group(s) and %d committed offset(s)", groups, offsets)
         self._schedule_offsets_expiry()
@@ -348,14 +351,11 @@ class GroupCoordinator:
         client_host: str,
         reason: str | None = None,
     ) -> Waiter:
-        error = self._ready()
+        error, existing = self._lookup(group_id)
         if error:
             return completed(join_response(error, member_id))
-        if not group_id:
-            return completed(join_response(E.INVALID_GROUP_ID, member_id))
         if not self.cfg("group.min.session.timeout.ms") <= session_timeout_ms <= self.cfg("group.max.session.timeout.ms"):
             return completed(join_response(E.INVALID_SESSION_TIMEOUT, member_id))
-        existing = self.groups.get(group_id)
         if existing is not None and not isinstance(existing, ClassicGroup):
             if not existing.is_empty:
                 # classic members joining a KIP-848 group (online migration) are not supported here
@@ -700,12 +700,9 @@ class GroupCoordinator:
         protocol_name: str | None,
         assignments: list[tuple[str, bytes]],
     ) -> Waiter:
-        error = self._ready()
+        error, group = self._lookup(group_id)
         if error:
             return completed(sync_response(error))
-        if not group_id:
-            return completed(sync_response(E.INVALID_GROUP_ID))
-        group = self.groups.get(group_id)
         if group is None or group.is_empty or not isinstance(group, ClassicGroup):
             return completed(sync_response(E.UNKNOWN_MEMBER_ID))
         if group.is_in(ClassicState.DEAD):
@@ -761,16 +758,13 @@ class GroupCoordinator:
     # Heartbeat, LeaveGroup
 
     def heartbeat(self, *, group_id: str, generation_id: int, member_id: str, group_instance_id: str | None) -> int:
-        error = self._ready()
+        error, group = self._lookup(group_id)
         if error:
             return error
-        if not group_id:
-            return E.INVALID_GROUP_ID
-        group = self.groups.get(group_id)
         if group is None:
             return E.UNKNOWN_MEMBER_ID
         if not isinstance(group, ClassicGroup):
-            return self._consumer().classic_heartbeat(group, member_id, group_instance_id, generation_id)
+            return self.consumer_groups.classic_heartbeat(group, member_id, group_instance_id, generation_id)
         if group.is_in(ClassicState.DEAD):
             return E.COORDINATOR_NOT_AVAILABLE
         error = self._validate_member(group, member_id, group_instance_id)
@@ -787,16 +781,13 @@ class GroupCoordinator:
 
     def leave_group(self, group_id: str, members: list[tuple[str, str | None, str | None]]) -> tuple[int, list[dict]]:
         """members: (member id, group instance id, reason). (top-level error, per-member results)."""
-        error = self._ready()
+        error, group = self._lookup(group_id)
         if error:
             return error, []
-        if not group_id:
-            return E.INVALID_GROUP_ID, []
-        group = self.groups.get(group_id)
         if group is None:
             return E.UNKNOWN_MEMBER_ID, []
         if not isinstance(group, ClassicGroup):
-            return self._consumer().classic_leave(group, members)
+            return self.consumer_groups.classic_leave(group, members)
         if group.is_in(ClassicState.DEAD):
             return E.COORDINATOR_NOT_AVAILABLE, []
         results = []
@@ -846,12 +837,9 @@ class GroupCoordinator:
     ) -> tuple[int, dict[tuple[str, int], int]]:
         """partitions: (topic, partition, offset, leader epoch, metadata). Returns (error for every partition,
         else 0; per-partition errors)."""
-        error = self._ready()
+        error, group = self._lookup(group_id)
         if error:
             return error, {}
-        if not group_id:
-            return E.INVALID_GROUP_ID, {}
-        group = self.groups.get(group_id)
         if group is None:
             if generation_id >= 0:
                 return (E.GROUP_ID_NOT_FOUND if version >= 9 else E.ILLEGAL_GENERATION), {}
@@ -865,7 +853,7 @@ class GroupCoordinator:
             if group.is_in(ClassicState.STABLE, ClassicState.PREPARING_REBALANCE) and member_id in group.members:
                 self._reschedule_heartbeat(group, group.members[member_id])
         else:
-            error = self._consumer().validate_commit(group, member_id, group_instance_id, generation_id, version)
+            error = self.consumer_groups.validate_commit(group, member_id, group_instance_id, generation_id, version)
             if error:
                 return error, {}
         now = wall_ms()
@@ -913,14 +901,14 @@ class GroupCoordinator:
                                              generation_id: int) -> int:
         """The group checks of a TxnOffsetCommit (Kafka's validateOffsetCommit for a transactional commit: no
         state requirement, and a group that does not exist is fine with generation -1)."""
-        error = self._ready()
+        error, group = self._lookup(group_id)
         if error:
             return error
-        if not group_id:
-            return E.INVALID_GROUP_ID
-        group = self.groups.get(group_id)
         if group is None:
-            return E.NONE if generation_id < 0 else E.ILLEGAL_GENERATION
+            if generation_id >= 0:
+                return E.ILLEGAL_GENERATION
+            self.groups[group_id] = ClassicGroup(group_id)  # Kafka creates the simple group here, not at commit
+            return E.NONE
         if isinstance(group, ClassicGroup):
             if group.is_in(ClassicState.DEAD):
                 return E.COORDINATOR_NOT_AVAILABLE
@@ -933,7 +921,7 @@ class GroupCoordinator:
                 if generation_id != group.generation_id:
                     return E.ILLEGAL_GENERATION
             return E.NONE
-        error = self._consumer().validate_commit(group, member_id, group_instance_id, generation_id, 9)
+        error = self.consumer_groups.validate_commit(group, member_id, group_instance_id, generation_id, 9)
         return E.ILLEGAL_GENERATION if error == E.STALE_MEMBER_EPOCH else error
 
     def commit_transactional_offsets(self, group_id: str, offsets: dict[tuple[str, int], OffsetAndMetadata]) -> None:
@@ -962,14 +950,11 @@ class GroupCoordinator:
         require_stable: bool = False,
     ) -> tuple[int, list[tuple[str, list[tuple[int, int, int, str, int]]]]]:
         """(group error, [(topic, [(partition, offset, leader epoch, metadata, error)])]); topics None: all."""
-        error = self._ready()
+        error, group = self._lookup(group_id)
         if error:
             return error, []
-        if not group_id:
-            return E.INVALID_GROUP_ID, []
-        group = self.groups.get(group_id)
         if group is not None and not isinstance(group, ClassicGroup):
-            error = self._consumer().validate_fetch(group, member_id, member_epoch)
+            error = self.consumer_groups.validate_fetch(group, member_id, member_epoch)
             if error:
                 return error, []
         dead = group is None or (isinstance(group, ClassicGroup) and group.is_in(ClassicState.DEAD))
@@ -992,12 +977,9 @@ class GroupCoordinator:
         return E.NONE, out
 
     def delete_offsets(self, group_id: str, topics: list[tuple[str, list[int]]]) -> tuple[int, list[tuple[str, list[tuple[int, int]]]]]:
-        error = self._ready()
+        error, group = self._lookup(group_id)
         if error:
             return error, []
-        if not group_id:
-            return E.INVALID_GROUP_ID, []
-        group = self.groups.get(group_id)
         if group is None:
             return E.GROUP_ID_NOT_FOUND, []
         if isinstance(group, ClassicGroup):
@@ -1120,7 +1102,7 @@ class GroupCoordinator:
             self._remove_member_and_update(group, member_id, "session expired (on request)")
             return True
         if group is not None:
-            return self._consumer().fence(group_id, member_id, "its session was expired on request")
+            return self.consumer_groups.fence(group_id, member_id, "its session was expired on request")
         return False
 
     def on_topics_deleted(self, topics: Iterable[str]) -> int:
@@ -1179,14 +1161,10 @@ class GroupCoordinator:
         return E.NONE, out
 
     def describe_group(self, group_id: str, version: int) -> dict:
-        error = self._ready()
+        error, group = self._lookup(group_id)
         if error:
             return {"group_id": group_id, "error_code": error, "group_state": "", "protocol_type": "",
                     "protocol_data": "", "members": []}
-        if not group_id:
-            return {"group_id": group_id, "error_code": E.INVALID_GROUP_ID, "group_state": "", "protocol_type": "",
-                    "protocol_data": "", "members": []}
-        group = self.groups.get(group_id)
         if not isinstance(group, ClassicGroup) or group.is_in(ClassicState.DEAD):
             entry = {"group_id": group_id, "error_code": 0, "group_state": ClassicState.DEAD.value,
                      "protocol_type": "", "protocol_data": "", "members": []}
@@ -1246,9 +1224,6 @@ class GroupCoordinator:
 
             manager = self._consumer_groups = ConsumerGroupManager(self)
         return manager
-
-    def _consumer(self) -> "ConsumerGroupManager":
-        return self.consumer_groups
 
 
 class _JoinRequest:

@@ -30,9 +30,10 @@ def java_string_hash(text: str) -> int:
     return h - (1 << 32) if h & 0x80000000 else h
 
 
-def partition_for(group_id: str, partitions: int) -> int:
-    """Kafka's Utils.abs(groupId.hashCode) % partitions (Utils.abs maps Integer.MIN_VALUE to 0)."""
-    h = java_string_hash(group_id)
+def partition_for(key: str, partitions: int) -> int:
+    """Where Kafka puts a group id or transactional id: Utils.abs(key.hashCode) % partitions (Utils.abs maps
+    Integer.MIN_VALUE to 0)."""
+    h = java_string_hash(key)
     return (0 if h == -(1 << 31) else abs(h)) % partitions
 
 

@@ -3,6 +3,15 @@ from __future__ import annotations
 
 from wire.errors import ErrorCode, KafkaError
 
+# authorized operations (bit sets of Kafka's AclOperation codes) as Kafka reports them with no authorizer
+NOT_REQUESTED = -2147483648  # the field's value when the request did not ask for it
+# topic: READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS
+TOPIC_OPERATIONS = sum(1 << op for op in (3, 4, 5, 6, 7, 8, 10, 11))
+# cluster: CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE
+CLUSTER_OPERATIONS = sum(1 << op for op in (5, 7, 8, 9, 10, 11, 12))
+# group: READ, DELETE, DESCRIBE
+GROUP_OPERATIONS = sum(1 << op for op in (3, 6, 8))
+
 
 def error_of(exc: BaseException) -> tuple[int, str | None]:
     if isinstance(exc, KafkaError):

@@ -5,12 +5,11 @@ DescribeGroups), as Kafka does. v1 adds each member's type (1: consumer protocol
 from __future__ import annotations
 
 from kbroker.coordinator import group_coordinator
+from kbroker.handlers._util import GROUP_OPERATIONS, NOT_REQUESTED
 from kbroker.server.context import RequestContext
 
 KEY, MIN, MAX = 69, 0, 1
 
-NOT_REQUESTED = -2147483648
-GROUP_OPERATIONS = sum(1 << op for op in (3, 6, 8))  # READ, DELETE, DESCRIBE (no authorizer)
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:

@@ -8,7 +8,7 @@ never matters.
 from __future__ import annotations
 
 from kbroker.server.context import RequestContext
-from wire.errors import ErrorCode, KafkaError
+from wire.errors import KafkaError
 
 KEY, MIN, MAX = 21, 0, 2
 

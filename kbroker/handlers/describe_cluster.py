@@ -6,7 +6,7 @@ INVALID_REQUEST in v0), an unknown type UNSUPPORTED_ENDPOINT_TYPE.
 """
 from __future__ import annotations
 
-from kbroker.handlers.metadata import CLUSTER_OPERATIONS, NOT_REQUESTED
+from kbroker.handlers._util import CLUSTER_OPERATIONS, NOT_REQUESTED
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
 

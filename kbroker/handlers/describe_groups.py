@@ -7,13 +7,11 @@ before v6, GROUP_ID_NOT_FOUND from v6 (KIP-1043); so is a KIP-848 group (Consume
 from __future__ import annotations
 
 from kbroker.coordinator import group_coordinator
+from kbroker.handlers._util import GROUP_OPERATIONS, NOT_REQUESTED
 from kbroker.server.context import RequestContext
 
 KEY, MIN, MAX = 15, 0, 6
 
-NOT_REQUESTED = -2147483648
-# Kafka's group operations with no authorizer: READ, DELETE, DESCRIBE
-GROUP_OPERATIONS = sum(1 << op for op in (3, 6, 8))
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:

@@ -7,7 +7,7 @@ eligible_leader_replicas and last_known_elr are empty lists, never null (the Jav
 """
 from __future__ import annotations
 
-from kbroker.handlers.metadata import TOPIC_OPERATIONS
+from kbroker.handlers._util import TOPIC_OPERATIONS
 from kbroker.metadata import INTERNAL_TOPICS, validate_topic_name
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode, KafkaError

@@ -7,18 +7,13 @@ once with its partitions instead of Kafka's transient LEADER_NOT_AVAILABLE.
 from __future__ import annotations
 
 from kbroker.metadata import TopicInfo
+from kbroker.handlers._util import CLUSTER_OPERATIONS, NOT_REQUESTED, TOPIC_OPERATIONS
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode, KafkaError
 
 KEY, MIN, MAX = 3, 0, 13
 
 NO_UUID = bytes(16)
-# every operation Kafka reports on a topic when no authorizer is configured
-# (READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS)
-TOPIC_OPERATIONS = sum(1 << op for op in (3, 4, 5, 6, 7, 8, 10, 11))
-# and on the cluster (CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE)
-CLUSTER_OPERATIONS = sum(1 << op for op in (5, 7, 8, 9, 10, 11, 12))
-NOT_REQUESTED = -2147483648
 
 
 def topic_entry(ctx: RequestContext, info: TopicInfo, include_ops: bool) -> dict:

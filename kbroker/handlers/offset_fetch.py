@@ -1,8 +1,8 @@
 """OffsetFetch (9), v0–9: a group's committed offsets (-1 where there is none).
 
-v2+ may ask for every committed offset (topics null) and carry a group-level error; v7 require_stable (nothing is
-ever unstable here: transactional offset commits are not pending in this coordinator); v8+ ask for several groups
-at once; v9 name the KIP-848 member and epoch asking (checked against the group).
+v2+ may ask for every committed offset (topics null) and carry a group-level error; v7 require_stable (a partition
+with a transactional offset commit still pending answers UNSTABLE_OFFSET_COMMIT); v8+ ask for several groups at
+once; v9 name the KIP-848 member and epoch asking (checked against the group).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def _topics_of(raw) -> list[tuple[str, list[int]]] | None:  # type: ignore[no-un
     return [(t["name"], list(t["partition_indexes"])) for t in raw]
 
 
-def _rows(result, version: int) -> list[dict]:  # type: ignore[no-untyped-def]
+def _rows(result) -> list[dict]:  # type: ignore[no-untyped-def]
     return [
         {"name": topic,
          "partitions": [{"partition_index": p, "committed_offset": offset, "committed_leader_epoch": epoch,
@@ -39,7 +39,7 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
                 g["group_id"], _topics_of(g["topics"]), require_stable=require_stable,
                 member_id=g.get("member_id") if version >= 9 else None,
                 member_epoch=g.get("member_epoch", -1) if version >= 9 else -1)
-            groups.append({"group_id": g["group_id"], "topics": _rows(result, version), "error_code": error})
+            groups.append({"group_id": g["group_id"], "topics": _rows(result), "error_code": error})
         return {"throttle_time_ms": 0, "groups": groups}
     topics = _topics_of(request["topics"])
     error, result = coordinator.fetch_offsets(request["group_id"], topics, require_stable=require_stable)
@@ -47,4 +47,4 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
         # no group-level error before v2: every partition asked for carries it
         result = [(t, [(p, -1, -1, "", error) for p in parts]) for t, parts in (topics or [])]
         error = 0
-    return {"throttle_time_ms": 0, "topics": _rows(result, version), "error_code": error}
+    return {"throttle_time_ms": 0, "topics": _rows(result), "error_code": error}

@@ -1,6 +1,7 @@
 """The transaction coordinator's state machine on its own (no broker: an in-memory store, a fake clock)."""
 from __future__ import annotations
 
+from kbroker.coordinator.records import partition_for
 from kbroker.coordinator.transactions import TransactionCoordinator, TxnState
 from kbroker.coordinator.transactions.records import (
     TxnLogValue,
@@ -8,7 +9,6 @@ from kbroker.coordinator.transactions.records import (
     decode_value,
     encode_key,
     encode_value,
-    partition_for,
 )
 from kbroker.coordinator.transactions.store import MemoryTxnStore
 from wire.errors import ErrorCode as E

@@ -13,7 +13,6 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from kbroker.coordinator.records import java_string_hash
 
 TRANSACTION_STATE_TOPIC = "__transaction_state"
 
@@ -25,11 +24,6 @@ _I64 = struct.Struct(">q")
 
 class TxnRecordError(ValueError):
     pass
-
-
-def partition_for(transactional_id: str, partitions: int) -> int:
-    h = java_string_hash(transactional_id)
-    return (0 if h == -(1 << 31) else abs(h)) % partitions
 
 
 @dataclass

@@ -18,8 +18,8 @@ from kbroker.coordinator.transactions.records import (
     decode_value,
     encode_key,
     encode_value,
-    partition_for,
 )
+from kbroker.coordinator.records import partition_for
 from wire import records as rec
 from wire.errors import ErrorCode, KafkaError
 
