@@ -11,8 +11,13 @@ def main() -> int:
         with socket.create_connection((host, int(port)), timeout=2) as sock:
             request = struct.pack(">hhih", 18, 0, 1, -1)  # ApiVersions v0, correlation 1, null client id
             sock.sendall(struct.pack(">i", len(request)) + request)
-            header = sock.recv(10)
-            size, correlation, error = struct.unpack(">iih", header[:10])
+            header = b""
+            while len(header) < 10:
+                chunk = sock.recv(10 - len(header))
+                if not chunk:
+                    return 1
+                header += chunk
+            size, correlation, error = struct.unpack(">iih", header)
             return 0 if correlation == 1 and error == 0 else 1
     except (OSError, struct.error):
         return 1

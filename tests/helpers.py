@@ -1,6 +1,9 @@
 """Small helpers the broker-level tests share: unique names, bounded polling, topic creation over raw frames."""
 from __future__ import annotations
 
+import functools
+import shutil
+import subprocess
 import time
 import uuid
 from typing import Any, Callable
@@ -34,3 +37,26 @@ def create_topics(bootstrap: str, *topics: tuple[str, int], configs: dict[str, s
     allowed = (0, 36) if exist_ok else (0,)  # 36: TOPIC_ALREADY_EXISTS
     errors = [(t["name"], t["error_code"], t["error_message"]) for t in resp["topics"] if t["error_code"] not in allowed]
     assert not errors, errors
+
+
+@functools.cache
+def docker_engine() -> bool:
+    """Whether a Docker engine answers here (the client alone is not enough); asked once per test run."""
+    if shutil.which("docker") is None:
+        return False
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def produce_blocking(producer: Any, topic: str, *, deadline: float, **kwargs: Any) -> None:
+    """confluent-kafka's produce(), waiting out a full local queue (BufferError) until time.monotonic() > deadline."""
+    while True:
+        try:
+            producer.produce(topic, **kwargs)
+            return
+        except BufferError:
+            if time.monotonic() > deadline:
+                raise AssertionError("the producer's queue stayed full until the deadline") from None
+            producer.poll(0.05)

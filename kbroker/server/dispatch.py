@@ -54,11 +54,6 @@ def _frame(api_key: int, version: int, correlation_id: int, body: dict) -> bytes
     return _SIZE.pack(len(payload)) + payload
 
 
-async def handle_frame(frame: bytes, broker, client_host: str, connection_id: int) -> bytes | None:  # type: ignore[no-untyped-def]
-    response, _ = await serve_frame(frame, broker, client_host, connection_id)
-    return response
-
-
 async def serve_frame(frame: bytes, broker, client_host: str, connection_id: int) -> tuple[bytes | None, float]:  # type: ignore[no-untyped-def]
     """The response frame (None: no answer) and how long to mute the connection after sending it (throttling)."""
     outcome = _Outcome()

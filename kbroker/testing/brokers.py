@@ -196,6 +196,27 @@ def _stop_leftovers() -> None:
             pass
 
 
+def _within(timeout: float, call: Callable[[], Any]) -> Any:
+    """call() on a helper thread, bounded: TimeoutError if it has not returned after timeout seconds."""
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # handed to the caller below
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        raise TimeoutError(f"the in-process broker did not start within {timeout} s")
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
 class InProcessBroker:
     """kbroker's `start_broker` in a background thread with its own event loop (an anyio blocking portal)."""
 
@@ -249,7 +270,10 @@ class InProcessBroker:
         self._portal = self._portal_cm.__enter__()
         try:
             self._broker_cm = self._portal.wrap_async_context_manager(start_broker(settings, config))
-            self.running = self._broker_cm.__enter__()
+            self.running = _within(timeout, self._broker_cm.__enter__)
+        except TimeoutError:
+            self._portal = self._portal_cm = None  # the broker's thread is stuck: leave it, fail the caller
+            raise
         except BaseException:
             self._portal_cm.__exit__(*sys.exc_info())
             self._portal = self._portal_cm = None

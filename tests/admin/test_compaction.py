@@ -12,6 +12,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from tests.admin.conftest import fetch, list_offset, produce, unique, wait_until
 from tests.conftest import BrokerProcess
+from tests.helpers import produce_blocking
 from tests.rawclient import RawClient
 from wire.records import batch_from_tuples
 
@@ -95,13 +96,10 @@ def test_compaction_keeps_latest_per_key(fast_broker: BrokerProcess, raw: RawCli
     traffic = Traffic(fast_broker.bootstrap, other)
     traffic.start()
     try:
+        deadline = time.monotonic() + 120
         for i in range(UPDATES):
-            while True:
-                try:
-                    producer.produce(topic, key=b"key-%d" % (i % KEYS), value=b"value-%d" % i, on_delivery=report)
-                    break
-                except BufferError:
-                    producer.poll(0.05)
+            produce_blocking(producer, topic, deadline=deadline, key=b"key-%d" % (i % KEYS), value=b"value-%d" % i,
+                             on_delivery=report)
             producer.poll(0)
         for k in range(DELETED):
             producer.produce(topic, key=b"key-%d" % k, value=None, on_delivery=report)

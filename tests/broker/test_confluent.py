@@ -10,6 +10,8 @@ confluent_kafka = pytest.importorskip("confluent_kafka")
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic, OffsetSpec  # noqa: E402
 
+from tests.helpers import produce_blocking  # noqa: E402
+
 TIMEOUT = 120
 
 
@@ -31,15 +33,11 @@ def produce_keyed(bootstrap: str, topic: str, count: int, compression: str = "no
         if placed.setdefault(key, msg.partition()) != msg.partition():
             errors.append(f"key {key!r} moved partitions")
 
+    deadline = time.monotonic() + TIMEOUT
     for i in range(count):
-        while True:
-            try:
-                p.produce(topic, key=b"key-%d" % (i % 1000), value=b"value-%d" % i,
-                          headers=[("seq", str(i).encode()), ("kind", b"test")], timestamp=1_700_000_000_000 + i,
-                          on_delivery=report)
-                break
-            except BufferError:
-                p.poll(0.05)
+        produce_blocking(p, topic, deadline=deadline, key=b"key-%d" % (i % 1000), value=b"value-%d" % i,
+                         headers=[("seq", str(i).encode()), ("kind", b"test")], timestamp=1_700_000_000_000 + i,
+                         on_delivery=report)
         p.poll(0)
     assert p.flush(TIMEOUT) == 0, "messages still in flight after the timeout"
     assert not errors, errors[:5]

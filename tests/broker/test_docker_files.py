@@ -1,12 +1,13 @@
 """The docker image's health check speaks ApiVersions to a real broker; building the image needs a Docker engine."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import docker_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,16 +20,7 @@ def test_healthcheck_against_a_broker(shared_broker) -> None:
     assert closed.returncode == 1
 
 
-def _docker_engine() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
-@pytest.mark.skipif(not _docker_engine(), reason="no Docker engine on this machine")
+@pytest.mark.skipif(not docker_engine(), reason="no Docker engine on this machine")
 def test_image_builds() -> None:
     proc = subprocess.run(["docker", "build", "-f", "docker/Dockerfile", "-t", "kbroker:test", "."], cwd=ROOT,
                           capture_output=True, text=True, timeout=900)

@@ -3,26 +3,16 @@ container itself runs only where a Docker engine is (it skips here otherwise).""
 from __future__ import annotations
 
 import shlex
-import shutil
-import subprocess
 import time
 
 import pytest
 
 from kbroker.cli import parser
+from tests.helpers import docker_engine
 
 container_module = pytest.importorskip("kbroker.testing.container", reason="testcontainers is not installed",
                                        exc_type=ImportError)
 KBrokerContainer = container_module.KBrokerContainer
-
-
-def _docker_engine() -> bool:
-    if shutil.which("docker") is None:
-        return False
-    try:
-        return subprocess.run(["docker", "info"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
 
 
 def test_start_script_is_a_valid_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -37,7 +27,7 @@ def test_start_script_is_a_valid_command_line(monkeypatch: pytest.MonkeyPatch) -
     assert ("num.partitions", "3") in args.set
 
 
-@pytest.mark.skipif(not _docker_engine(), reason="no Docker engine on this machine")
+@pytest.mark.skipif(not docker_engine(), reason="no Docker engine on this machine")
 def test_container_round_trip() -> None:
     confluent_kafka = pytest.importorskip("confluent_kafka")
     KBrokerContainer.build_image(tag="kbroker:test")

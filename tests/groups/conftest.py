@@ -1,8 +1,10 @@
 """Fixtures for the group coordinator tests: a broker with short group timeouts, and raw-protocol helpers."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -22,10 +24,6 @@ def fast_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProc
     b = BrokerProcess(tmp_path_factory.mktemp("groups") / "data", *FAST_GROUPS).start()
     yield b
     b.stop()
-
-
-
-
 
 
 class Raw(RawClient):
@@ -64,14 +62,25 @@ def create_topic(bootstrap: str, name: str, partitions: int) -> None:
         assert resp["topics"][0]["error_code"] in (0, 36), resp
 
 
-def data_dir_of(broker: BrokerProcess) -> Path:
-    assert broker.data_dir is not None
-    return broker.data_dir
-
-
 def owned(consumer: Any) -> list[int]:
     """The partitions a confluent-kafka consumer is assigned now."""
     return sorted(tp.partition for tp in consumer.assignment())
+
+
+_CHILD = """
+import json, sys
+from confluent_kafka import Consumer
+c = Consumer(json.loads(sys.argv[1]))
+c.subscribe([sys.argv[2]])
+while True:
+    c.poll(0.2)
+"""
+
+
+def child_consumer(bootstrap: str, group: str, topic: str, **conf: Any) -> subprocess.Popen:
+    """A confluent-kafka consumer of `topic` in its own process, so that a test can kill -9 it."""
+    config = {"bootstrap.servers": bootstrap, "group.id": group, **conf}
+    return subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(config), topic])
 
 
 def takeover_after_kill(child: Any, survivors: list, partitions: int, session_s: float = 6.0) -> float:

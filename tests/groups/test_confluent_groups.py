@@ -2,15 +2,12 @@
 cooperative-sticky, restart with committed offsets, static membership."""
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 import time
 
 import pytest
 
 from tests.conftest import BrokerProcess
-from tests.groups.conftest import create_topic, owned, takeover_after_kill, unique, wait_until
+from tests.groups.conftest import child_consumer, create_topic, owned, takeover_after_kill, unique, wait_until
 
 confluent_kafka = pytest.importorskip("confluent_kafka")
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
@@ -114,23 +111,11 @@ def test_three_consumers_split_then_one_closes_nothing_lost_or_duplicated(shared
             c.close()
 
 
-CHILD = textwrap.dedent("""
-    import sys, time
-    from confluent_kafka import Consumer
-    c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": sys.argv[2], "session.timeout.ms": 6000,
-                  "heartbeat.interval.ms": 500, "auto.offset.reset": "earliest"})
-    c.subscribe([sys.argv[3]])
-    while True:
-        c.poll(0.2)
-        print("owns", len(c.assignment()), flush=True)
-""")
-
-
 def test_killed_consumer_partitions_move_after_its_session_times_out(shared_broker) -> None:
     topic, group = unique("t"), unique("g")
     create_topic(shared_broker.bootstrap, topic, PARTITIONS)
-    child = subprocess.Popen([sys.executable, "-c", CHILD, shared_broker.bootstrap, group, topic],
-                             stdout=subprocess.PIPE, text=True)
+    child = child_consumer(shared_broker.bootstrap, group, topic, **{"session.timeout.ms": 6000,
+                           "heartbeat.interval.ms": 500, "auto.offset.reset": "earliest"})
     cs = [consumer(shared_broker.bootstrap, group, topic) for _ in range(2)]
     try:
         takeover_after_kill(child, cs, PARTITIONS)
@@ -138,8 +123,6 @@ def test_killed_consumer_partitions_move_after_its_session_times_out(shared_brok
         if child.poll() is None:
             child.kill()
             child.wait(10)
-        if child.stdout:
-            child.stdout.close()
         for c in cs:
             c.close()
 

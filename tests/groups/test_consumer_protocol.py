@@ -2,16 +2,13 @@
 reconciliation rules (revoke before reassign, epochs, fencing, static members, assignors, regex)."""
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 import time
 from typing import Iterator
 
 import pytest
 
 from tests.conftest import BrokerProcess
-from tests.groups.conftest import Raw, create_topic, owned, takeover_after_kill, unique, wait_until
+from tests.groups.conftest import Raw, child_consumer, create_topic, owned, takeover_after_kill, unique, wait_until
 
 confluent_kafka = pytest.importorskip("confluent_kafka")
 from confluent_kafka import Consumer, ConsumerGroupType, Producer, TopicPartition  # noqa: E402
@@ -124,21 +121,11 @@ def test_three_consumers_share_then_one_closes(kip848_broker) -> None:
             c.close()
 
 
-CHILD = textwrap.dedent("""
-    import sys
-    from confluent_kafka import Consumer
-    c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": sys.argv[2], "group.protocol": "consumer"})
-    c.subscribe([sys.argv[3]])
-    while True:
-        c.poll(0.2)
-""")
-
-
 def test_killed_member_is_fenced_after_its_session(kip848_broker) -> None:
     bootstrap = kip848_broker.bootstrap
     topic, group = unique("t"), unique("g")
     create_topic(bootstrap, topic, PARTITIONS)
-    child = subprocess.Popen([sys.executable, "-c", CHILD, bootstrap, group, topic])
+    child = child_consumer(bootstrap, group, topic, **{"group.protocol": "consumer"})
     cs = [consumer(bootstrap, group) for _ in range(2)]
     for c in cs:
         c.subscribe([topic])

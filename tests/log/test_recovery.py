@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -239,7 +240,9 @@ def test_kill_9_while_appending(tmp_path: Path) -> None:
         [sys.executable, "-c", _WRITER, str(target)], cwd=root, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(root)}
     )
     try:
-        assert child.stdout is not None and child.stdout.readline().strip() == b"ready"
+        assert child.stdout is not None
+        ready, _, _ = select.select([child.stdout], [], [], 30)  # bounded: a writer that never starts fails
+        assert ready and child.stdout.readline().strip() == b"ready"
         time.sleep(0.3)
     finally:
         child.send_signal(signal.SIGKILL)

@@ -3,7 +3,6 @@ topic creation, and reading a partition to its end under either isolation level 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -20,12 +19,6 @@ def txn_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProce
     b = BrokerProcess(tmp_path_factory.mktemp("txn") / "data", *FAST_TXN).start()
     yield b
     b.stop()
-
-
-
-
-
-
 
 
 def read_values(bootstrap: str, partitions: list[tuple[str, int]], isolation: str, timeout: float = 20.0) -> list[bytes]:
@@ -51,7 +44,3 @@ def read_values(bootstrap: str, partitions: list[tuple[str, int]], isolation: st
     assert len(eof) == len(partitions), f"did not reach the end of {set(partitions) - eof}"
     return out
 
-
-def data_dir(broker: BrokerProcess) -> Path:
-    assert broker.data_dir is not None
-    return broker.data_dir
