@@ -104,9 +104,13 @@ class Codec:
     compiled: Any
     interpreted: KStruct
 
-    def decode(self, data: bytes | memoryview) -> Any:
+    def decode(self, data: bytes | memoryview, offset: int = 0) -> Any:
+        """The message in data[offset:]; pass the whole frame and an offset rather than a slice, so that a large
+        Produce request is not copied (BytesIO shares a bytes object's buffer until written to)."""
         try:
-            return self.compiled.parsefunc(BytesIO(data), None)
+            io = BytesIO(data)
+            io.seek(offset)
+            return self.compiled.parsefunc(io, None)
         except Exception as exc:  # hostile input may raise anything the parser touches
             raise DecodeError(f"{self.api.name} v{self.version} {self.kind}: {exc}") from exc
 

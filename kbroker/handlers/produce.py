@@ -13,6 +13,8 @@ coordinator busy completing the previous transaction NOT_ENOUGH_REPLICAS (retrie
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from kbroker import produce_policy
 from kbroker.broker import now_ms
 from kbroker.coordinator.transactions import transaction_coordinator
@@ -59,13 +61,13 @@ def _verifier(ctx: RequestContext, transactional_id: str | None, topic: str, ind
 
 
 def _append(ctx: RequestContext, topic: str | None, index: int, records: bytes | None,
-            transactional_id: str | None = None) -> dict:
+            transactional_id: str | None, policy: produce_policy.ProducePolicy | None) -> dict:
     broker = ctx.broker
     if topic is None:
         raise KafkaError(ErrorCode.UNKNOWN_TOPIC_ID)
     info = broker.topic(topic)
     part = broker.partition(topic, index)
-    if info is None or part is None:
+    if info is None or part is None or policy is None:
         raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
     if info.internal:
         raise KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, f"Cannot append to internal topic {topic}")
@@ -77,7 +79,7 @@ def _append(ctx: RequestContext, topic: str | None, index: int, records: bytes |
         one_batch=ctx.version >= 3,
         zstd_allowed=ctx.version >= 7,
         verify_txn=_verifier(ctx, transactional_id, topic, index) if ctx.version >= 3 else None,
-        policy=produce_policy.for_topic(broker, topic, index),
+        policy=replace(policy, partition=index),
     )
     return {
         "index": index,
@@ -99,12 +101,14 @@ async def handle(ctx: RequestContext, request: dict) -> dict | None:
         if ctx.version >= 13:
             info = broker.metadata.by_id.get(topic["topic_id"])
             name = info.name if info else None
+        # the topic's settings, read once per request rather than per partition
+        policy = produce_policy.for_topic(broker, name) if name in broker.metadata.topics else None
         results = []
         for part in topic["partition_data"]:
             try:
                 if acks not in (0, 1, -1):
                     raise KafkaError(ErrorCode.INVALID_REQUIRED_ACKS)
-                results.append(_append(ctx, name, part["index"], part["records"], transactional_id))
+                results.append(_append(ctx, name, part["index"], part["records"], transactional_id, policy))
             except KafkaError as exc:
                 failed = True
                 code, message = error_of(exc)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from io import BytesIO
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -50,8 +51,15 @@ def supported_api_versions() -> list[dict]:
 
 
 def _frame(api_key: int, version: int, correlation_id: int, body: dict) -> bytes:
-    payload = response_header(api_key, version, correlation_id) + response_codec(api_key, version).encode(body)
-    return _SIZE.pack(len(payload)) + payload
+    """Size, header and body written into one buffer: a Fetch answer's records are copied once, not three times."""
+    buf = BytesIO()
+    buf.write(b"\0\0\0\0")
+    buf.write(response_header(api_key, version, correlation_id))
+    response_codec(api_key, version).encode_into(body, buf)
+    size = buf.tell() - 4
+    buf.seek(0)
+    buf.write(_SIZE.pack(size))
+    return buf.getvalue()
 
 
 async def serve_frame(frame: bytes, broker, client_host: str, connection_id: int) -> tuple[bytes | None, float]:  # type: ignore[no-untyped-def]
@@ -93,7 +101,7 @@ async def _serve(frame: bytes, broker, client_host: str, connection_id: int, out
             return _frame(API_VERSIONS_KEY, 0, header.correlation_id, body)
         raise CloseConnection(f"{entry.name} v{header.api_version} is not supported")
     try:
-        request = request_codec(header.api_key, header.api_version).decode(memoryview(frame)[header.size :])
+        request = request_codec(header.api_key, header.api_version).decode(frame, header.size)
     except DecodeError as exc:
         raise CloseConnection(str(exc)) from exc
     ctx = RequestContext(broker, header, client_host, connection_id)
