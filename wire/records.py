@@ -186,6 +186,11 @@ def _rewrite_timestamp_fields(buf: bytearray | memoryview, pos: int, attributes:
     _CRC.pack_into(buf, pos + _CRC_POS, crc32c.crc32c(memoryview(buf)[pos + _CRC_START : pos + header.size]))
 
 
+def set_attributes(buf: bytearray | memoryview, pos: int, attributes: int) -> None:
+    """Replace the attributes of the batch at pos (e.g. the cleaner's delete-horizon flag), recomputing its CRC."""
+    _rewrite_timestamp_fields(buf, pos, attributes, parse_header(buf, pos).max_timestamp)
+
+
 def set_log_append_time(buf: bytearray | memoryview, pos: int, timestamp: int) -> None:
     """Mark the batch at pos as LogAppendTime with maxTimestamp = timestamp, recomputing its CRC in place.
 

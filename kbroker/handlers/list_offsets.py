@@ -6,7 +6,7 @@ old-style offsets.
 """
 from __future__ import annotations
 
-from kbroker.partition import READ_COMMITTED
+from kbroker.partition import READ_COMMITTED, Partition
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode, KafkaError
 
@@ -15,11 +15,8 @@ KEY, MIN, MAX = 2, 0, 10
 LATEST, EARLIEST, MAX_TIMESTAMP, EARLIEST_LOCAL, LATEST_TIERED = -1, -2, -3, -4, -5
 
 
-def _lookup(ctx: RequestContext, topic: str, index: int, timestamp: int, isolation: int, epoch: int) -> tuple[int, int]:
-    part = ctx.broker.partition(topic, index)
-    if part is None:
-        raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-    part.check_leader_epoch(epoch)
+def _lookup(part: Partition, timestamp: int, isolation: int) -> tuple[int, int]:
+    """(timestamp, offset) answering one partition's ListOffsets entry; (-1, -1) when nothing qualifies."""
     log = part.log
     if timestamp == LATEST:
         return -1, part.last_stable_offset if isolation == READ_COMMITTED else part.high_watermark
@@ -48,12 +45,14 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
             entry = {"partition_index": p["partition_index"], "error_code": 0, "old_style_offsets": [],
                      "timestamp": -1, "offset": -1, "leader_epoch": -1}
             try:
-                ts, offset = _lookup(ctx, topic["name"], p["partition_index"], p["timestamp"], isolation,
-                                     p["current_leader_epoch"])
+                part = ctx.broker.partition(topic["name"], p["partition_index"])
+                if part is None:
+                    raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+                part.check_leader_epoch(p["current_leader_epoch"])
+                ts, offset = _lookup(part, p["timestamp"], isolation)
                 entry.update(timestamp=ts, offset=offset)
                 if offset >= 0:
-                    part = ctx.broker.partition(topic["name"], p["partition_index"])
-                    entry["leader_epoch"] = part.leader_epoch if part else -1
+                    entry["leader_epoch"] = part.leader_epoch
                     entry["old_style_offsets"] = [offset]
             except KafkaError as exc:
                 entry["error_code"] = exc.code

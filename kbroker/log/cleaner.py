@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import logging
 import os
-import struct
 import threading
 import time
 import weakref
@@ -43,10 +42,9 @@ from functools import partial
 from typing import Callable, Iterator
 
 import anyio
-import crc32c
 
 from wire.records import (HEADER_SIZE, BatchHeader, CONTROL_ABORT, Record, build_batch, decode_records, parse_header,
-                          read_control_record)
+                          read_control_record, set_attributes)
 
 from .log import Log
 from .segment import INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, LogSegment, segment_file_name
@@ -56,10 +54,6 @@ log = logging.getLogger(__name__)
 
 DELETE_HORIZON_BIT = 0x40  # Kafka's DefaultRecordBatch.DELETE_HORIZON_FLAG_MASK
 CLEANED_SUFFIX = ".cleaned"
-_ATTRIBUTES = struct.Struct(">h")
-_CRC = struct.Struct(">I")
-_ATTRIBUTES_POS = 21
-_CRC_POS = 17
 _READ_CHUNK = 1 << 20
 MAP_ENTRY_BYTES = 24  # what Kafka's offset map spends on a key (16-byte hash + 8-byte offset)
 
@@ -582,7 +576,7 @@ def _rebuild(header: BatchHeader, records: list[Record], horizon: int | None) ->
         max_timestamp=max_timestamp,
     ))
     if horizon is not None:
-        _set_attributes(batch, _ATTRIBUTES.unpack_from(batch, _ATTRIBUTES_POS)[0] | DELETE_HORIZON_BIT)
+        set_attributes(batch, 0, parse_header(batch).attributes | DELETE_HORIZON_BIT)
     return bytes(batch)
 
 
@@ -598,9 +592,6 @@ def _empty_batch(header: BatchHeader) -> bytes:
     return bytes(batch)
 
 
-def _set_attributes(batch: bytearray, attributes: int) -> None:
-    _ATTRIBUTES.pack_into(batch, _ATTRIBUTES_POS, attributes)
-    _CRC.pack_into(batch, _CRC_POS, crc32c.crc32c(memoryview(batch)[_ATTRIBUTES_POS:]))
 
 
 class _Writer:
