@@ -880,7 +880,9 @@ class GroupCoordinator:
         return E.NONE, results
 
     def _validate_classic_commit(self, group: ClassicGroup, member_id: str, instance_id: str | None,
-                                 generation_id: int) -> int:
+                                 generation_id: int, *, transactional: bool = False) -> int:
+        """Kafka's validateOffsetCommit for a classic group; a transactional commit (TxnOffsetCommit) has no
+        group-state requirement."""
         if group.is_in(ClassicState.DEAD):
             return E.COORDINATOR_NOT_AVAILABLE
         if generation_id < 0 and group.is_in(ClassicState.EMPTY):
@@ -891,9 +893,9 @@ class GroupCoordinator:
                 return error
             if generation_id != group.generation_id:
                 return E.ILLEGAL_GENERATION
-        elif not group.is_in(ClassicState.EMPTY):
+        elif not transactional and not group.is_in(ClassicState.EMPTY):
             return E.UNKNOWN_MEMBER_ID
-        if group.is_in(ClassicState.COMPLETING_REBALANCE):
+        if not transactional and group.is_in(ClassicState.COMPLETING_REBALANCE):
             return E.REBALANCE_IN_PROGRESS
         return E.NONE
 
@@ -910,17 +912,7 @@ class GroupCoordinator:
             self.groups[group_id] = ClassicGroup(group_id)  # Kafka creates the simple group here, not at commit
             return E.NONE
         if isinstance(group, ClassicGroup):
-            if group.is_in(ClassicState.DEAD):
-                return E.COORDINATOR_NOT_AVAILABLE
-            if generation_id < 0 and group.is_in(ClassicState.EMPTY):
-                return E.NONE
-            if generation_id >= 0 or member_id or group_instance_id is not None:
-                error = self._validate_member(group, member_id, group_instance_id)
-                if error:
-                    return error
-                if generation_id != group.generation_id:
-                    return E.ILLEGAL_GENERATION
-            return E.NONE
+            return self._validate_classic_commit(group, member_id, group_instance_id, generation_id, transactional=True)
         error = self.consumer_groups.validate_commit(group, member_id, group_instance_id, generation_id, 9)
         return E.ILLEGAL_GENERATION if error == E.STALE_MEMBER_EPOCH else error
 
