@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 
@@ -30,9 +30,17 @@ def broker(tmp_path: Path) -> Iterator[BrokerProcess]:
     b.stop()
 
 
-@pytest.fixture(scope="module")
-def shared_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    """One broker for a whole test module (tests use their own topic names)."""
-    b = BrokerProcess(tmp_path_factory.mktemp("shared") / "data").start()
-    yield b
-    b.stop()
+def module_broker(name: str, *extra: str, doc: str = "") -> Any:
+    """A module-scoped fixture: one broker (its own data dir, `extra` command-line arguments) for a test module."""
+
+    @pytest.fixture(scope="module")
+    def fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
+        b = BrokerProcess(tmp_path_factory.mktemp(name) / "data", *extra).start()
+        yield b
+        b.stop()
+
+    fixture.__doc__ = doc
+    return fixture
+
+
+shared_broker = module_broker("shared", doc="One broker for a whole test module (tests use their own topic names).")

@@ -6,18 +6,14 @@ from typing import Iterator
 
 import pytest
 
-from tests.conftest import BrokerProcess
+from tests.conftest import BrokerProcess, module_broker
 from tests.helpers import unique, wait_until  # noqa: F401 (re-exported)
 from tests.rawclient import RawClient
 
 FAST = ("--set", "log.retention.check.interval.ms=200", "--set", "log.cleaner.backoff.ms=200")
 
 
-@pytest.fixture(scope="module")
-def fast_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    b = BrokerProcess(tmp_path_factory.mktemp("admin") / "data", *FAST).start()
-    yield b
-    b.stop()
+fast_broker = module_broker("admin", *FAST)
 
 
 @pytest.fixture

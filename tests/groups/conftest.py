@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from tests.conftest import BrokerProcess
+from tests.conftest import BrokerProcess, module_broker
 from tests.helpers import unique, wait_until  # noqa: F401 (re-exported to the tests)
 from tests.rawclient import RawClient
 from wire.codec import decode_response
@@ -18,12 +18,7 @@ FAST_GROUPS = ("--set", "group.min.session.timeout.ms=500",
                "--set", "offsets.retention.check.interval.ms=200")
 
 
-@pytest.fixture(scope="module")
-def fast_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    """One broker per module that accepts short session timeouts (so expiry tests take a second, not six)."""
-    b = BrokerProcess(tmp_path_factory.mktemp("groups") / "data", *FAST_GROUPS).start()
-    yield b
-    b.stop()
+fast_broker = module_broker("groups", *FAST_GROUPS, doc="Accepts short session timeouts (expiry tests take a second, not six).")
 
 
 class Raw(RawClient):

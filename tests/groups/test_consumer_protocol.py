@@ -3,11 +3,10 @@ reconciliation rules (revoke before reassign, epochs, fencing, static members, a
 from __future__ import annotations
 
 import time
-from typing import Iterator
 
 import pytest
 
-from tests.conftest import BrokerProcess
+from tests.conftest import BrokerProcess, module_broker
 from tests.groups.conftest import Raw, child_consumer, create_topic, owned, takeover_after_kill, unique, wait_until
 
 confluent_kafka = pytest.importorskip("confluent_kafka")
@@ -22,11 +21,7 @@ FAST_CONSUMER_GROUPS = ("--set", "group.consumer.heartbeat.interval.ms=500",
 PARTITIONS = 6
 
 
-@pytest.fixture(scope="module")
-def kip848_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    b = BrokerProcess(tmp_path_factory.mktemp("kip848") / "data", *FAST_CONSUMER_GROUPS).start()
-    yield b
-    b.stop()
+kip848_broker = module_broker("kip848", *FAST_CONSUMER_GROUPS)
 
 
 def consumer(bootstrap: str, group: str, **extra) -> Consumer:

@@ -3,22 +3,15 @@ topic creation, and reading a partition to its end under either isolation level 
 from __future__ import annotations
 
 import time
-from typing import Iterator
 
-import pytest
-
-from tests.conftest import BrokerProcess
+from tests.conftest import module_broker
 from tests.helpers import create_topics, unique, wait_until  # noqa: F401 (re-exported to the tests)
 
 FAST_TXN = ("--set", "transaction.abort.timed.out.transaction.cleanup.interval.ms=200",
             "--set", "group.initial.rebalance.delay.ms=0")
 
 
-@pytest.fixture(scope="module")
-def txn_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    b = BrokerProcess(tmp_path_factory.mktemp("txn") / "data", *FAST_TXN).start()
-    yield b
-    b.stop()
+txn_broker = module_broker("txn", *FAST_TXN)
 
 
 def read_values(bootstrap: str, partitions: list[tuple[str, int]], isolation: str, timeout: float = 20.0) -> list[bytes]:
