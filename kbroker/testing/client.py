@@ -65,14 +65,24 @@ class WireClient:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def request(self, api_key: int, version: int, body: dict) -> Any:
+    def send(self, api_key: int, version: int, body: dict) -> int:
+        """Send one request without waiting for its answer (pipelining); its correlation id."""
         self.correlation += 1
-        payload = encode_request(api_key, version, self.correlation, self.client_id, body)
+        self.send_frame(encode_request(api_key, version, self.correlation, self.client_id, body))
+        return self.correlation
+
+    def send_frame(self, payload: bytes) -> None:
         self.sock.sendall(struct.pack(">i", len(payload)) + payload)
+
+    def recv_frame(self) -> bytes:
         size = struct.unpack(">i", self._recv(4))[0]
-        corr, response = decode_response(api_key, version, self._recv(size))
-        if corr != self.correlation:
-            raise ConnectionError(f"correlation id {corr} != {self.correlation}")
+        return self._recv(size)
+
+    def request(self, api_key: int, version: int, body: dict) -> Any:
+        expected = self.send(api_key, version, body)
+        corr, response = decode_response(api_key, version, self.recv_frame())
+        if corr != expected:
+            raise ConnectionError(f"correlation id {corr} != {expected}")
         return response
 
     def _recv(self, n: int) -> bytes:
