@@ -139,6 +139,16 @@ class FileStorage:
             os.close(self._fd)
             self._fd = -1
 
+    def __del__(self) -> None:
+        # a storage dropped without close() (a log abandoned by its owner) must not keep its descriptor: a raw fd
+        # has no file object to release it, and a long-lived process would run out of descriptors
+        fd = getattr(self, "_fd", -1)
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
 
 class DiskDirectory:
     """One partition directory on disk."""
