@@ -124,6 +124,8 @@ class Log:
         self._closed = False
         self.had_clean_shutdown = True
         self.recovered_bytes = 0
+        self.bytes_read = 0
+        """Record bytes served by read() since open: lets tests and benchmarks see how often data is re-read."""
         if producer_state is None:
             producer_state = ProducerStateManager(directory)
             producer_state.update_map_end_offset(log_end_offset)
@@ -382,6 +384,7 @@ class Log:
                 found = segment.read(offset, max_bytes, max_offset=max_offset, min_one_batch=min_one_batch)
                 if found is not None:
                     if found.records:
+                        self.bytes_read += len(found.records)
                         return ReadInfo(
                             found.records, offset, found.first_offset, found.next_offset,
                             self._high_watermark, start, end,
@@ -389,6 +392,27 @@ class Log:
                     break
                 segment = self._segments.higher(segment.base_offset)
         return ReadInfo(b"", offset, offset, offset, self._high_watermark, start, end)
+
+    def offset_position(self, offset: int) -> tuple[int, int]:
+        """(segment base offset, byte position) where the batch holding offset starts, or where the next batch
+        will go when offset is at the log end (Kafka's LogOffsetMetadata). Reads batch headers only, and at the
+        log end nothing at all, so a waiting fetch can measure the bytes that became available without reading
+        them."""
+        self._check_open()
+        if offset >= self._log_end_offset:
+            active = self._segments.active
+            return active.base_offset, active.size
+        segment = self._segments.floor(offset) or self._segments.first
+        while segment is not None:
+            found = segment.translate_offset(offset)
+            if found is not None:
+                return segment.base_offset, found[0]
+            following = self._segments.higher(segment.base_offset)
+            if following is None:
+                return segment.base_offset, segment.size
+            segment = following
+        active = self._segments.active
+        return active.base_offset, active.size
 
     def collect_aborted_transactions(self, fetch_offset: int, upper_bound: int) -> list[AbortedTxn]:
         """Aborted transactions overlapping [fetch_offset, upper_bound): what a read_committed Fetch returning
