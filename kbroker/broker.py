@@ -85,6 +85,7 @@ class Broker:
         """Retention, the log cleaner and producer id expiration, for as long as the broker runs; cancelled with it."""
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._run_producer_expiration)
+            tg.start_soon(self._run_flush_scheduler)
             await tg.start(self.cleaner.run)
             task_status.started()
             interval = max(self.config["log.retention.check.interval.ms"], 100) / 1000
@@ -98,6 +99,15 @@ class Broker:
         while True:
             await anyio.sleep(interval)
             self.expire_producers()
+
+    async def _run_flush_scheduler(self) -> None:
+        """flush.ms / log.flush.interval.ms: look for logs with data unflushed too long (the fsyncs themselves
+        run on the log manager's flush thread), as often as the smallest such setting asks, at most every 10 ms
+        and at least every second."""
+        while True:
+            shortest = min([1000, *(p.log.config.flush_ms for p in list(self.partitions.values()))])
+            await anyio.sleep(max(10, shortest) / 1000)
+            self.logs.flush_due(now_ms())
 
     def expire_producers(self, now: int | None = None) -> int:
         expiration_ms = self.config["producer.id.expiration.ms"]

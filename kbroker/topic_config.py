@@ -120,9 +120,10 @@ TOPIC_KEYS: dict[str, TopicKey] = {
         _k("file.delete.delay.ms", "LONG", "60000", ["log.segment.delete.delay.ms"], at_least(0),
            "Accepted for compatibility; kbroker deletes segment files at once."),
         _k("flush.messages", "LONG", str(LONG_MAX), ["log.flush.interval.messages"], at_least(1),
-           "Accepted for compatibility; kbroker fsyncs on segment roll and shutdown."),
+           "fsync the partition once this many messages are unflushed, before the produce is answered (1: every "
+           "write). By default only rolled segments (in the background) and shutdown are fsynced."),
         _k("flush.ms", "LONG", str(LONG_MAX), [("log.flush.interval.ms", 1), ("log.flush.scheduler.interval.ms", 1)],
-           at_least(0), "Accepted for compatibility; kbroker fsyncs on segment roll and shutdown."),
+           at_least(0), "fsync (in the background) data that has been unflushed this long."),
         _k("follower.replication.throttled.replicas", "LIST", "", None, replica_list,
            "Replicas throttled on the follower side; a single broker has no followers."),
         _k("index.interval.bytes", "INT", "4096", ["log.index.interval.bytes"], at_least(0),
@@ -259,6 +260,8 @@ def log_config(topic_configs: dict[str, str], broker: BrokerConfig | None) -> Lo
         retention_ms=get("retention.ms") if delete else -1,
         retention_bytes=max(get("retention.bytes"), -1) if delete else -1,  # any negative: no limit
         max_message_bytes=get("max.message.bytes"),
+        flush_messages=get("flush.messages"),
+        flush_ms=get("flush.ms"),
     )
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -28,6 +30,7 @@ from .checkpoint import OffsetCheckpoint
 from .config import LogConfig
 from .epoch_cache import LeaderEpochFileCache
 from .errors import LogClosedError, OffsetOutOfRange
+from .flusher import BackgroundFlusher, fsync_paths
 from .loader import (
     CLEAN_SHUTDOWN_FILE,
     LOG_START_OFFSET_FILE,
@@ -36,7 +39,7 @@ from .loader import (
     apply_batch,
     load_producer_state,
 )
-from .producer_state import AppendOrigin, CompletedTxn, ProducerAppendInfo, ProducerStateManager
+from .producer_state import AppendOrigin, CompletedTxn, ProducerAppendInfo, ProducerStateManager, snapshot_file_name
 from .segment import LogSegment
 from .segments import LogSegments
 from .storage import Bytes, Directory, DiskDirectory, MemoryDirectory
@@ -81,6 +84,10 @@ class ReadInfo:
         return len(self.records)
 
 
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 def _as_directory(directory: Path | str | Directory | None, in_memory: bool) -> Directory:
     if isinstance(directory, (str, os.PathLike)):
         if in_memory:
@@ -109,8 +116,16 @@ class Log:
         log_start_checkpoint: OffsetCheckpoint,
         recovery_point_checkpoint: OffsetCheckpoint,
         producer_state: ProducerStateManager | None = None,
+        flusher: BackgroundFlusher | None = None,
     ) -> None:
         self.directory = directory
+        self._flusher = flusher if directory.path is not None else None
+        self._flush_lock = threading.Lock()
+        """Guards the recovery point and its checkpoint against the background flush thread."""
+        self._flush_generation = 0
+        """Bumped when the log is cut below its recovery point: a background flush of an older generation
+        must not move the recovery point any more."""
+        self._last_flush_ms = _now_ms()
         self._config = config
         self._segments = segments
         self._log_start_offset = log_start_offset
@@ -133,9 +148,11 @@ class Log:
         producer_state.on_high_watermark_updated(self._high_watermark)
 
     @classmethod
-    def open(cls, directory: Path | str | Directory | None, config: LogConfig, *, in_memory: bool = False) -> Log:
+    def open(cls, directory: Path | str | Directory | None, config: LogConfig, *, in_memory: bool = False,
+             flusher: BackgroundFlusher | None = None) -> Log:
         """Load (and after a crash, repair) the log in directory, creating it when new. in_memory keeps every
-        byte in memory (directory is then only a name, or None); a Directory object is used as given."""
+        byte in memory (directory is then only a name, or None); a Directory object is used as given. With a
+        flusher, rolled segments are fsynced on its thread instead of inside the append that rolls."""
         config.validate()
         target = _as_directory(directory, in_memory)
         epoch_cache = LeaderEpochFileCache(target)
@@ -153,6 +170,7 @@ class Log:
             log_start_checkpoint=start_ckpt,
             recovery_point_checkpoint=recovery_ckpt,
             producer_state=loaded.producer_state,
+            flusher=flusher,
         )
         opened.had_clean_shutdown = loaded.had_clean_shutdown
         opened.recovered_bytes = loaded.truncated_bytes
@@ -313,6 +331,8 @@ class Log:
                 segment.txn_index.append(AbortedTxn(txn.producer_id, txn.first_offset, txn.last_offset, lso))
             state.complete_txn(txn)
         state.update_map_end_offset(next_offset)
+        if next_offset - self._recovery_point >= self._config.flush_messages:
+            self.flush()  # flush.messages: the user asked for durability before the answer, as in Kafka
         return AppendInfo(
             first_offset,
             last_offset,
@@ -360,9 +380,9 @@ class Log:
         self._segments.add(new)
         # the producer state as of the new segment's start: recovery replays from there, not from the log start
         self.producer_state.update_map_end_offset(self._log_end_offset)
-        self.producer_state.take_snapshot()
+        self.producer_state.take_snapshot(sync=self._flusher is None)
         if self._config.flush_on_roll:
-            self.flush(new.base_offset)
+            self.flush_in_background(new.base_offset)
         old.release_indexes()  # memory for indexes only where reads need them; they load again on demand
         return new
 
@@ -533,7 +553,7 @@ class Log:
         active.truncate_to(offset)
         self._log_end_offset = active.read_next_offset()
         self._high_watermark = min(self._high_watermark, self._log_end_offset)
-        self._recovery_point = min(self._recovery_point, self._log_end_offset)
+        self._cut_recovery_point(self._log_end_offset)
         self.leader_epoch_cache.truncate_from_end(self._log_end_offset)
         if self._log_start_offset > self._log_end_offset:
             self._set_log_start_offset(self._log_end_offset, allow_decrease=True)
@@ -552,10 +572,13 @@ class Log:
         for segment in self._segments.clear():
             segment.delete()
         self._segments.add(LogSegment.create(self.directory, offset, self._config))
-        self._log_end_offset = self._high_watermark = self._recovery_point = offset
+        self._log_end_offset = self._high_watermark = offset
+        with self._flush_lock:
+            self._flush_generation += 1
+            self._recovery_point = offset
+            self._write_recovery_point()
         self.leader_epoch_cache.clear()
         self.producer_state.truncate_fully_and_start_at(offset)
-        self._write_recovery_point()
 
     def delete_records_before(self, offset: int) -> int:
         """DeleteRecords: move the log start up to offset (which may fall inside a segment or batch) and
@@ -626,17 +649,73 @@ class Log:
     # -- lifecycle --
 
     def flush(self, up_to: int | None = None) -> None:
-        """fsync everything below up_to (default: the log end) and move the recovery point there."""
+        """fsync everything below up_to (default: the log end) and move the recovery point there, now."""
+        self._check_open()
+        target = self._log_end_offset if up_to is None else min(up_to, self._log_end_offset)
+        with self._flush_lock:
+            if target <= self._recovery_point:
+                return
+            for segment in self._segments.from_offset(self._recovery_point):
+                if segment.base_offset >= target:
+                    break
+                segment.flush()
+            self._recovery_point = target
+            self._last_flush_ms = _now_ms()
+            self._write_recovery_point()
+
+    def flush_in_background(self, up_to: int | None = None) -> None:
+        """Like flush, on the flusher's thread when the log has one: the segments' files (and the producer
+        snapshot at up_to) are fsynced there, and only then does the recovery point move, so it never claims
+        more than is on disk. Without a flusher (in memory, bare logs in tests) this is flush()."""
+        if self._flusher is None:
+            self.flush(up_to)
+            return
         self._check_open()
         target = self._log_end_offset if up_to is None else min(up_to, self._log_end_offset)
         if target <= self._recovery_point:
             return
-        for segment in self._segments.from_offset(self._recovery_point):
-            if segment.base_offset >= target:
-                break
-            segment.flush()
-        self._recovery_point = target
-        self._write_recovery_point()
+        root = self.directory.path
+        assert root is not None
+        paths = [path for segment in self._segments.from_offset(self._recovery_point)
+                 if segment.base_offset < target for path in segment.file_paths()]
+        paths.append(root / snapshot_file_name(target))
+        generation = self._flush_generation
+
+        def job() -> None:
+            if self._closed:
+                return
+            try:
+                fsync_paths(paths)
+                fsync_paths([root])  # the new files' directory entries
+            except OSError as exc:
+                log.warning("%s: background flush to offset %d failed: %s", self.name, target, exc)
+                return
+            with self._flush_lock:
+                if self._closed or generation != self._flush_generation or target <= self._recovery_point:
+                    return
+                self._recovery_point = target
+                self._last_flush_ms = _now_ms()
+                try:
+                    self._write_recovery_point()
+                except OSError as exc:  # the directory went away (topic deleted) or the disk failed
+                    log.debug("%s: recovery point checkpoint not written: %s", self.name, exc)
+
+        self._flusher.submit(job)
+
+    def flush_if_due(self, now_ms: int) -> bool:
+        """flush.ms: start a background flush when unflushed data is older than the setting; True if started."""
+        flush_ms = self._config.flush_ms
+        if self._closed or self._log_end_offset <= self._recovery_point or now_ms - self._last_flush_ms < flush_ms:
+            return False
+        self._last_flush_ms = now_ms  # the next check waits a whole interval, whatever the flush takes
+        self.flush_in_background()
+        return True
+
+    def _cut_recovery_point(self, offset: int) -> None:
+        """The log was cut at offset: the recovery point may not stay above it, nor may pending flushes move it."""
+        with self._flush_lock:
+            self._flush_generation += 1
+            self._recovery_point = min(self._recovery_point, offset)
 
     def _write_recovery_point(self) -> None:
         self._recovery_point_checkpoint.write(self._recovery_point)
@@ -650,15 +729,17 @@ class Log:
             segment.on_become_inactive()
         self.flush()
         self._segments.active.flush()  # its time index got a final entry just now
-        if self._recovery_point != self._persisted_recovery_point:  # lowered by a truncation
-            self._write_recovery_point()
+        with self._flush_lock:
+            if self._recovery_point != self._persisted_recovery_point:  # lowered by a truncation
+                self._write_recovery_point()
         self.producer_state.update_map_end_offset(self._log_end_offset)
         self.producer_state.take_snapshot()
         for segment in self._segments:
             segment.close()
         # Everything is durable by now; the marker itself needs no fsync (lost, it only costs a recovery).
         self.directory.open(CLEAN_SHUTDOWN_FILE).close()
-        self._closed = True
+        with self._flush_lock:
+            self._closed = True
 
     def delete(self) -> None:
         """Close the files and remove the whole partition directory."""
@@ -668,6 +749,7 @@ class Log:
                 segment.offset_index.close()
                 segment.time_index.close()
                 segment.txn_index.close()
-            self._closed = True
+            with self._flush_lock:
+                self._closed = True
         self._segments.clear()
         self.directory.remove()

@@ -15,7 +15,8 @@ import shutil
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .config import LogConfig
+from .config import LONG_MAX, LogConfig
+from .flusher import BackgroundFlusher
 from .log import Log
 from .storage import DELETE_SUFFIX, MemoryDirectory
 
@@ -54,7 +55,10 @@ class LogManager:
         self.default_config = default_config or LogConfig()
         self._logs: dict[TopicPartition, Log] = {}
         self._lock_fd: int | None = None
+        self.flusher: BackgroundFlusher | None = None
+        """fsyncs rolled segments off the event loop (on disk only)."""
         if self.data_dir is not None:
+            self.flusher = BackgroundFlusher()
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self._lock()
 
@@ -97,7 +101,7 @@ class LogManager:
             if parsed in self._logs:
                 continue
             config = config_for(parsed[0]) if config_for is not None else self.default_config
-            opened = Log.open(Path(entry.path), config)
+            opened = Log.open(Path(entry.path), config, flusher=self.flusher)
             if not opened.had_clean_shutdown:
                 log.warning(
                     "recovered %s-%d after an unclean shutdown (%d bytes cut); log end offset %d",
@@ -120,7 +124,7 @@ class LogManager:
         if self.data_dir is None:
             created = Log.open(MemoryDirectory(name), config)
         else:
-            created = Log.open(self.data_dir / name, config)
+            created = Log.open(self.data_dir / name, config, flusher=self.flusher)
         self._logs[key] = created
         return created
 
@@ -136,6 +140,11 @@ class LogManager:
         for _, each in self:
             each.flush()
 
+    def flush_due(self, now_ms: int) -> int:
+        """flush.ms / log.flush.interval.ms: start background flushes of the logs whose unflushed data is older
+        than their setting; returns how many were started."""
+        return sum(each.flush_if_due(now_ms) for _, each in self if each.config.flush_ms < LONG_MAX)
+
     def enforce_retention(self, now_ms: int) -> int:
         """One retention pass over every log; returns the number of segments deleted."""
         return sum(each.enforce_retention(now_ms) for _, each in self)
@@ -148,6 +157,8 @@ class LogManager:
             except OSError:
                 log.exception("closing log %s-%d", *key)
         self._logs.clear()
+        if self.flusher is not None:
+            self.flusher.close()  # waits for flushes under way: no thread touches the directory after the lock
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None

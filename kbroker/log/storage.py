@@ -67,8 +67,9 @@ class Directory(Protocol):
 
     def read_bytes(self, name: str) -> bytes | None: ...
 
-    def write_atomic(self, name: str, data: bytes) -> None:
-        """Replace name's content so that a crash leaves either the old or the new content (checkpoints)."""
+    def write_atomic(self, name: str, data: bytes, *, sync: bool = True) -> None:
+        """Replace name's content so that a crash leaves either the old or the new content (checkpoints).
+        sync=False skips the fsyncs: the caller makes the file durable later (a background flush)."""
         ...
 
     def remove(self) -> None:
@@ -177,16 +178,20 @@ class DiskDirectory:
         except FileNotFoundError:
             return None
 
-    def write_atomic(self, name: str, data: bytes) -> None:
+    def write_atomic(self, name: str, data: bytes, *, sync: bool = True) -> None:
         tmp = self._path / (name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
         try:
-            os.write(fd, data)
-            os.fsync(fd)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, self._path / name)
-        self.sync()
+        if sync:
+            self.sync()
 
     def sync(self) -> None:
         """fsync the directory itself, so renames and new files survive a power loss."""
@@ -284,7 +289,7 @@ class MemoryDirectory:
         storage = self._files.get(name)
         return None if storage is None else storage.read(0, storage.size)
 
-    def write_atomic(self, name: str, data: bytes) -> None:
+    def write_atomic(self, name: str, data: bytes, *, sync: bool = True) -> None:
         storage = MemoryStorage()
         storage.append(data)
         self._files[name] = storage

@@ -3,11 +3,14 @@ DeleteTopics. Each test drives a real in-process kbroker over real sockets and l
 counters (through KafkaBroker.runner.call, on the broker's loop)."""
 from __future__ import annotations
 
+import os
 import threading
+import time
 from typing import Any
 
 import pytest
 
+from kbroker.log.flusher import THREAD_NAME
 from kbroker.testing import KafkaBroker
 from kbroker.testing.client import FETCH_V, WireClient, entries_of
 
@@ -34,11 +37,16 @@ def test_waiting_fetch_reads_each_byte_once(memory_broker: KafkaBroker) -> None:
     it completes, not once per append (before: ~100x the data)."""
     kafka = memory_broker
     topic = kafka.create_topic()
-    plog = kafka.runner.call(lambda: kafka.runner.broker.partition(topic, 0).log)
+    part = kafka.runner.call(lambda: kafka.runner.broker.partition(topic, 0))
+    plog = part.log
     result: dict = {}
     poller = threading.Thread(target=lambda: result.update(
         _long_poll(kafka.bootstrap, topic, 0, min_bytes=64 << 20, max_wait_ms=4000)))
     poller.start()
+    deadline = time.monotonic() + 10
+    while not kafka.runner.call(lambda: bool(part._waiters)):  # the fetch is parked: its first read found nothing
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
     with WireClient(kafka.bootstrap) as producer:
         for _ in range(200):
             producer.produce(topic, 0, entries_of([b"x" * 5000]))
@@ -67,3 +75,57 @@ def test_waiting_fetch_completes_once_min_bytes_arrive(memory_broker: KafkaBroke
     assert not poller.is_alive()
     assert result["error_code"] == 0
     assert len(result["records"]) >= 30_000
+
+
+class RecordingFsync:
+    """os.fsync that notes the calling thread and takes 20 ms, as a slow disk would."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.threads: list[str] = []
+
+    def __call__(self, fd: int) -> None:
+        self.threads.append(threading.current_thread().name)
+        time.sleep(0.02)
+        self.real(fd)
+
+
+def test_produce_burst_rolling_segments_fsyncs_only_on_the_flush_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    with KafkaBroker.start(storage="disk") as kafka:
+        topic = kafka.create_topic(config={"segment.bytes": 2000})
+        plog = kafka.runner.call(lambda: kafka.runner.broker.partition(topic, 0).log)
+        kafka.produce(topic, [b"first"])  # the leader epoch's first append writes its checkpoint once
+        slow = RecordingFsync(os.fsync)
+        monkeypatch.setattr(os, "fsync", slow)
+        with WireClient(kafka.bootstrap) as producer:
+            for _ in range(30):
+                producer.produce(topic, 0, entries_of([b"z" * 900]))
+        segments = kafka.runner.call(lambda: plog.segments)
+        assert segments >= 10
+        in_request_path = [t for t in slow.threads if not t.startswith(THREAD_NAME)]
+        assert not in_request_path, f"{len(in_request_path)} fsyncs on {set(in_request_path)}"
+        flusher = kafka.runner.call(lambda: kafka.runner.broker.logs.flusher)
+        flusher.drain(60)
+        assert kafka.runner.call(lambda: plog.recovery_point) == kafka.runner.call(lambda: plog.active_segment.base_offset)
+        assert slow.threads  # the rolled segments were fsynced, on the flush thread
+
+
+def test_flush_messages_makes_each_acknowledged_write_durable() -> None:
+    with KafkaBroker.start(storage="disk") as kafka:
+        topic = kafka.create_topic(config={"flush.messages": 1})
+        plog = kafka.runner.call(lambda: kafka.runner.broker.partition(topic, 0).log)
+        with WireClient(kafka.bootstrap) as producer:
+            for i in range(5):
+                producer.produce(topic, 0, entries_of([b"v%d" % i]))
+                assert kafka.runner.call(lambda: plog.recovery_point) == i + 1
+
+
+def test_broker_flush_interval_ms_flushes_within_the_interval() -> None:
+    with KafkaBroker.start(storage="disk", config={"log.flush.interval.ms": 100}) as kafka:
+        topic = kafka.create_topic()
+        plog = kafka.runner.call(lambda: kafka.runner.broker.partition(topic, 0).log)
+        kafka.produce(topic, [b"a", b"b", b"c"])
+        deadline = time.monotonic() + 20
+        while kafka.runner.call(lambda: plog.recovery_point) < 3:
+            assert time.monotonic() < deadline, "log.flush.interval.ms=100 never flushed"
+            time.sleep(0.05)
