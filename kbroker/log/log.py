@@ -742,7 +742,8 @@ class Log:
             self._closed = True
 
     def delete(self) -> None:
-        """Close the files and remove the whole partition directory."""
+        """Close the files and remove the whole partition directory: renamed at once, its files removed on the
+        flusher's thread when the log has one."""
         if not self._closed:
             for segment in self._segments:
                 segment.log.close()
@@ -752,4 +753,4 @@ class Log:
             with self._flush_lock:
                 self._closed = True
         self._segments.clear()
-        self.directory.remove()
+        self.directory.remove(self._flusher.submit if self._flusher is not None else None)

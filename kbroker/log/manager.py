@@ -2,12 +2,13 @@
 
 Layout: `<data_dir>/<topic>-<partition>/`. Topic names may contain '-' and '.', so the partition is what
 follows the last '-'. A deleted partition's directory is first renamed to `<topic>-<partition>.<uuid>-delete`
-(one atomic step: after it the partition is gone even if removing the files is interrupted), then removed;
-leftovers of that kind are removed at start-up. `.lock` keeps a second broker off the same directory.
+(one atomic step: after it the partition is gone even if removing the files is interrupted), then removed on
+the flusher's thread, off the event loop; leftovers of that kind are removed (in the background) at start-up. `.lock` keeps a second broker off the same directory.
 """
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 import os
 import re
@@ -90,9 +91,12 @@ class LogManager:
         for entry in sorted(os.scandir(self.data_dir), key=lambda e: e.name):
             if not entry.is_dir():
                 continue
-            if entry.name.endswith(DELETE_SUFFIX):
+            if entry.name.endswith(DELETE_SUFFIX):  # a deletion the last run did not finish: finish it
                 log.info("removing partially deleted %s", entry.name)
-                shutil.rmtree(entry.path, ignore_errors=True)
+                if self.flusher is not None:
+                    self.flusher.submit(functools.partial(shutil.rmtree, entry.path, ignore_errors=True))
+                else:
+                    shutil.rmtree(entry.path, ignore_errors=True)
                 continue
             parsed = parse_partition_dir_name(entry.name)
             if parsed is None:

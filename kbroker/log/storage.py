@@ -6,12 +6,13 @@ tests exercise the real code paths, recovery included.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 Bytes = bytes | bytearray | memoryview
 DELETE_SUFFIX = "-delete"
@@ -72,8 +73,8 @@ class Directory(Protocol):
         sync=False skips the fsyncs: the caller makes the file durable later (a background flush)."""
         ...
 
-    def remove(self) -> None:
-        """Delete the directory and everything in it."""
+    def remove(self, later: Callable[[Callable[[], None]], object] | None = None) -> None:
+        """Delete the directory and everything in it (the files through `later(job)` when given)."""
         ...
 
 
@@ -201,15 +202,19 @@ class DiskDirectory:
         finally:
             os.close(fd)
 
-    def remove(self) -> None:
+    def remove(self, later: Callable[[Callable[[], None]], object] | None = None) -> None:
         """Rename to `<name>.<uuid>-delete` first (atomic: from then on the partition is gone even if the
-        removal is interrupted; start-up removes such leftovers), then remove it."""
+        removal is interrupted; start-up removes such leftovers), then remove it: through `later` (a background
+        worker's submit) when given, so that the caller never waits for the files to go."""
         doomed = self._path.with_name(f"{self._path.name}.{uuid.uuid4().hex}{DELETE_SUFFIX}")
         try:
             os.rename(self._path, doomed)
         except FileNotFoundError:
             return
-        shutil.rmtree(doomed, ignore_errors=True)
+        if later is None:
+            shutil.rmtree(doomed, ignore_errors=True)
+        else:
+            later(functools.partial(shutil.rmtree, doomed, ignore_errors=True))
 
 
 # -- in memory -----------------------------------------------------------------------------------------------
@@ -294,5 +299,5 @@ class MemoryDirectory:
         storage.append(data)
         self._files[name] = storage
 
-    def remove(self) -> None:
+    def remove(self, later: Callable[[Callable[[], None]], object] | None = None) -> None:
         self._files.clear()

@@ -129,3 +129,46 @@ def test_broker_flush_interval_ms_flushes_within_the_interval() -> None:
         while kafka.runner.call(lambda: plog.recovery_point) < 3:
             assert time.monotonic() < deadline, "log.flush.interval.ms=100 never flushed"
             time.sleep(0.05)
+
+
+def test_delete_topics_renames_at_once_and_removes_files_in_the_background(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    real_rmtree = shutil.rmtree
+    gate = threading.Event()
+    threads: list[str] = []
+
+    def gated_rmtree(path: Any, *args: Any, **kwargs: Any) -> None:
+        threads.append(threading.current_thread().name)
+        assert gate.wait(30)
+        real_rmtree(path, *args, **kwargs)
+
+    with KafkaBroker.start(storage="disk") as kafka:
+        assert kafka.data_dir is not None
+        topic = kafka.create_topic(partitions=2)
+        kafka.produce(topic, [b"x" * 1000] * 10)
+        monkeypatch.setattr(shutil, "rmtree", gated_rmtree)
+        try:
+            kafka.delete_topic(topic)  # answered while the removal is held back
+            names = sorted(p.name for p in kafka.data_dir.iterdir())
+            assert not [n for n in names if n in (f"{topic}-0", f"{topic}-1")]
+            doomed = [n for n in names if n.startswith(f"{topic}-") and n.endswith("-delete")]
+            assert len(doomed) == 2, names
+            assert threads and all(t.startswith(THREAD_NAME) for t in threads), threads
+        finally:
+            gate.set()
+        kafka.runner.call(lambda: kafka.runner.broker.logs.flusher).drain(30)
+        assert not [p for p in kafka.data_dir.iterdir() if p.name.startswith(f"{topic}-")]
+
+
+def test_restart_finishes_an_interrupted_topic_deletion() -> None:
+    with KafkaBroker.start(storage="disk") as kafka:
+        assert kafka.data_dir is not None
+        leftover = kafka.data_dir / "gone-0.0123456789abcdef0123456789abcdef-delete"
+        leftover.mkdir()
+        (leftover / "00000000000000000000.log").write_bytes(b"x" * 100)
+        kafka.restart()
+        deadline = time.monotonic() + 20
+        while leftover.exists():
+            assert time.monotonic() < deadline, "the -delete directory was never removed"
+            time.sleep(0.05)
