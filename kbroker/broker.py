@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import anyio
 
@@ -54,6 +55,8 @@ class Broker:
         config.set_dynamic(True, self.metadata.broker_configs_node)
         self.logs = LogManager(data_dir, in_memory=data_dir is None)
         self.partitions: dict[tuple[str, int], Partition] = {}
+        self.topic_deleted_listeners: list[Callable[[str], None]] = []
+        """Called with a topic's name once it is deleted (metrics drop its series)."""
         self._load()
         self.quotas = QuotaManager(self)
         self.cleaner = LogCleaner(
@@ -350,6 +353,8 @@ class Broker:
         from kbroker.coordinator import group_coordinator  # the coordinator depends on the broker, not back
 
         group_coordinator(self).on_topics_deleted([name])  # Kafka drops a deleted topic's committed offsets
+        for listener in list(self.topic_deleted_listeners):
+            listener(name)
         log.info("deleted topic %s", name)
         return info
 
