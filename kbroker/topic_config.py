@@ -106,14 +106,14 @@ TOPIC_KEYS: dict[str, TopicKey] = {
            "delete: old segments go by retention.ms/retention.bytes; compact: the log cleaner keeps the latest "
            "record of each key; both: compacted, and old segments deleted too."),
         _k("compression.gzip.level", "INT", "-1", ["compression.gzip.level"], level(1, 9, -1),
-           "Level used when compression.type is gzip."),
+           "Level the broker recompresses at when compression.type is gzip (-1: zlib's default, 6)."),
         _k("compression.lz4.level", "INT", "9", ["compression.lz4.level"], level(1, 17),
-           "Level used when compression.type is lz4."),
+           "Level the broker recompresses at when compression.type is lz4 (1: the fast compressor; above: lz4 HC)."),
         _k("compression.type", "STRING", "producer", ["compression.type"], one_of(*COMPRESSION_TYPES),
            "Codec of stored batches: producer keeps what the producer sent; uncompressed, gzip, snappy, lz4 or "
            "zstd recompress every batch to that codec."),
         _k("compression.zstd.level", "INT", "3", ["compression.zstd.level"], between(-131072, 22),
-           "Level used when compression.type is zstd."),
+           "Level the broker recompresses at when compression.type is zstd."),
         _k("delete.retention.ms", "LONG", "86400000", ["log.cleaner.delete.retention.ms"], at_least(0),
            "How long a tombstone (and the marker of an empty transaction) stays in a compacted log once the "
            "cleaner has seen it, so that consumers reading from the start see the delete."),
