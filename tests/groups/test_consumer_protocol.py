@@ -304,3 +304,39 @@ def test_static_member_leaves_for_a_while_and_comes_back(kip848_broker) -> None:
         assert back["error_code"] == 0 and parts(back) == {tid: mine} and back["member_epoch"] == epoch
         assert hb(b, group, "a-1", epoch, instance="instance-a")["error_code"] == 82  # FENCED_INSTANCE_ID
         del rb
+
+
+classic_only_broker = module_broker("classic-only", "--set", "group.coordinator.rebalance.protocols=classic")
+
+
+def test_classic_only_broker_refuses_the_consumer_protocol(classic_only_broker) -> None:
+    """group.coordinator.rebalance.protocols=classic: as Kafka, ConsumerGroupHeartbeat answers UNSUPPORTED_VERSION
+    and nothing else, ConsumerGroupDescribe answers UNSUPPORTED_VERSION per group; both APIs stay advertised in
+    ApiVersions (Kafka's DefaultApiVersionManager does not filter them); classic groups work."""
+    with Raw(classic_only_broker.bootstrap) as c:
+        group = unique("g")
+        for version in (0, 1):
+            r = hb(c, group, "m" if version else "", 0, topics=["x"], owned={}, rebalance=1000, version=version)
+            assert r["error_code"] == 35, r  # UNSUPPORTED_VERSION
+            assert (r["member_id"], r["member_epoch"], r["heartbeat_interval_ms"], r["assignment"]) == (None, 0, 0, None)
+        described = c.request(DESCRIBE, 0, {"group_ids": [group, "other"], "include_authorized_operations": True})
+        assert [(g["group_id"], g["error_code"]) for g in described["groups"]] == [(group, 35), ("other", 35)]
+        apis = {a["api_key"] for a in c.request(18, 3, {"client_software_name": "t",
+                                                         "client_software_version": "1"})["api_keys"]}
+        assert {HEARTBEAT, DESCRIBE} <= apis
+    topic = unique("t")
+    create_topic(classic_only_broker.bootstrap, topic, PARTITIONS)
+    produce(classic_only_broker.bootstrap, topic, 6)
+    classic = Consumer({"bootstrap.servers": classic_only_broker.bootstrap, "group.id": unique("cg"),
+                        "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    try:
+        classic.subscribe([topic])
+        got = 0
+        deadline = time.monotonic() + 30
+        while got < 6 and time.monotonic() < deadline:
+            msg = classic.poll(0.5)
+            if msg is not None and not msg.error():
+                got += 1
+        assert got == 6
+    finally:
+        classic.close()
