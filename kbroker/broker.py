@@ -64,6 +64,7 @@ class Broker:
             backoff_ms=lambda: self.config["log.cleaner.backoff.ms"],
             dedupe_buffer_bytes=lambda: self.config["log.cleaner.dedupe.buffer.size"],
             enabled=lambda: self.config["log.cleaner.enable"],
+            io_max_bytes_per_second=lambda: self.config["log.cleaner.io.max.bytes.per.second"],
         )
 
     # -- start-up and shut-down

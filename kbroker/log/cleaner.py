@@ -25,7 +25,8 @@ A cleaning pass of one log, as Kafka does it:
 
 Nothing here blocks the event loop for long: planning and the swap run on the loop (cheap: header-level
 bookkeeping and one rename a segment); reading, decoding and writing the cleaned copies run in a worker thread
-through their own file descriptors, while produce and fetch go on. The swap re-checks that each segment is still
+through their own file descriptors, while produce and fetch go on, at most log.cleaner.io.max.bytes.per.second
+read plus written (Kafka's throttler). The swap re-checks that each segment is still
 the one that was read (retention, DeleteRecords or a topic deletion may have removed it meanwhile) and skips it
 otherwise. A crash mid-way leaves either the old file or the new one (a `.cleaned` temporary is removed at the
 next start); indexes of a swapped segment are rebuilt from its file when first used.
@@ -92,6 +93,8 @@ class CleanStats:
     first_dirty: int = 0
     end_offset: int = 0
     seconds: float = 0.0
+    throttled_seconds: float = 0.0
+    """Time the pass waited to stay under log.cleaner.io.max.bytes.per.second."""
 
 
 @dataclass
@@ -108,10 +111,41 @@ class CleaningAborted(Exception):
 # -- reading segments from the worker thread -----------------------------------------------------------------
 
 
+class Throttler:
+    """log.cleaner.io.max.bytes.per.second (Kafka's Throttler): the cleaning thread counts every byte it reads and
+    writes and sleeps whenever it is ahead of the rate, so a pass cannot take the disk from produce and fetch.
+    The sleep ends early when the broker stops."""
+
+    def __init__(self, rate: float, stop: threading.Event | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self._stop = stop or threading.Event()
+        self._clock = clock
+        self._start = clock()
+        self._bytes = 0
+        self.slept = 0.0
+        """Seconds spent waiting for the rate (CleanStats.throttled_seconds)."""
+
+    @property
+    def limited(self) -> bool:
+        return 0 < self.rate < float("inf")
+
+    def maybe_throttle(self, size: int) -> None:
+        if not self.limited or size <= 0:
+            return
+        self._bytes += size
+        ahead = self._bytes / self.rate - (self._clock() - self._start)
+        if ahead > 0:
+            self.slept += ahead
+            if self._stop.wait(ahead):
+                raise CleaningAborted("broker stopping")
+
+
 class _Source:
     """The bytes of one segment as they were when the pass was planned, readable from another thread: the file
     opened by the worker itself, one segment at a time (a segment deleted meanwhile makes the pass give up), the
-    storage object in memory (closed segments never change), or a copy (the active in-memory segment grows)."""
+    storage object in memory, read up to the size it had when the pass was planned (the active in-memory
+    segment keeps growing: it is read without exporting a buffer, never copied whole on the event loop)."""
 
     def __init__(self, segment: LogSegment, *, snapshot: bool) -> None:
         self.base_offset = segment.base_offset
@@ -119,14 +153,12 @@ class _Source:
         storage = segment.log.storage
         self._fd: int | None = None
         self._path: str | None = None
-        self._data: bytes | None = None
         self._storage = None
+        self._growing = snapshot
+        self.throttler: Throttler | None = None
         path = getattr(storage, "path", None)
         if isinstance(storage, MemoryStorage) or path is None:
-            if snapshot:
-                self._data = storage.read(0, self.size)
-            else:
-                self._storage = storage
+            self._storage = storage
         else:
             self._path = str(path)
 
@@ -143,10 +175,15 @@ class _Source:
             data = os.pread(self._fd, size, position)
             if len(data) < size:
                 raise CleaningAborted(f"segment {self.base_offset} changed during the pass")
-            return data
-        if self._data is not None:
-            return self._data[position:position + size]
-        return self._storage.read(position, size)  # type: ignore[union-attr]
+        elif self._growing and isinstance(self._storage, MemoryStorage):
+            data = self._storage.read_from_thread(position, size)
+            if len(data) < size:
+                raise CleaningAborted(f"segment {self.base_offset} changed during the pass")
+        else:
+            data = self._storage.read(position, size)  # type: ignore[union-attr]
+        if self.throttler is not None:
+            self.throttler.maybe_throttle(len(data))
+        return data
 
     def close(self) -> None:
         if self._fd is not None:
@@ -197,6 +234,7 @@ class _Plan:
     directory_path: str | None
     max_map_entries: int
     stats: CleanStats
+    io_rate: float = float("inf")  # log.cleaner.io.max.bytes.per.second
 
 
 @dataclass
@@ -225,8 +263,10 @@ class LogCleaner:
         dedupe_buffer_bytes: Callable[[], int] | int = 128 * 1024 * 1024,
         enabled: Callable[[], bool] | bool = True,
         clock: Callable[[], int] | None = None,
+        io_max_bytes_per_second: Callable[[], float] | float = float("inf"),
     ) -> None:
         self._targets = targets
+        self._io_rate = io_max_bytes_per_second
         self._backoff_ms = backoff_ms
         self._dedupe_bytes = dedupe_buffer_bytes
         self._enabled = enabled
@@ -350,6 +390,7 @@ class LogCleaner:
             sources=sources, directory_path=None if path is None else str(path),
             max_map_entries=max(int(self._value(self._dedupe_bytes)) // MAP_ENTRY_BYTES, 1),
             stats=CleanStats(target.name, first_dirty=state.first_dirty),
+            io_rate=float(self._value(self._io_rate)),
         )
 
     # -- swapping (event loop)
@@ -411,6 +452,17 @@ def _replace_segment(log_: Log, output: _SegmentOutput) -> None:
 
 
 def _clean(plan: _Plan, stop: threading.Event) -> _Result:
+    stats = plan.stats
+    throttler = Throttler(plan.io_rate, stop)
+    for each in plan.sources:
+        each.throttler = throttler
+    try:
+        return _clean_range(plan, stop, throttler)
+    finally:
+        stats.throttled_seconds = throttler.slept
+
+
+def _clean_range(plan: _Plan, stop: threading.Event, throttler: Throttler) -> _Result:
     stats = plan.stats
     now = plan.now_ms
     config = plan.target.config
@@ -489,6 +541,7 @@ def _clean(plan: _Plan, stop: threading.Event) -> _Result:
                     changed = True
                 if kept:
                     writer.write(kept)
+                    throttler.maybe_throttle(len(kept))
                 if horizon is not None and (result.next_horizon is None or horizon < result.next_horizon):
                     result.next_horizon = horizon
             if changed:

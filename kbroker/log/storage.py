@@ -244,6 +244,11 @@ class MemoryStorage:
         with memoryview(self._data) as view:
             return bytes(view[position : position + size])
 
+    def read_from_thread(self, position: int, size: int) -> bytes:
+        """read() for another thread while the event loop appends: a slice copies under the GIL and exports no
+        buffer, so an append at the same moment cannot fail to resize the bytearray."""
+        return bytes(self._data[position : position + size])
+
     def truncate(self, size: int) -> None:
         if size < len(self._data):
             del self._data[size:]
