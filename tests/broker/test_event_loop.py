@@ -172,3 +172,35 @@ def test_restart_finishes_an_interrupted_topic_deletion() -> None:
         while leftover.exists():
             assert time.monotonic() < deadline, "the -delete directory was never removed"
             time.sleep(0.05)
+
+
+def test_alter_client_quotas_resolves_host_names_off_the_event_loop(memory_broker: KafkaBroker,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """An IP entity named by a host name is valid when it resolves (as Kafka's InetAddress.getByName); the lookup
+    runs on a worker thread, never the broker's loop, and an unresolvable name is INVALID_REQUEST."""
+    import socket
+
+    real = socket.getaddrinfo
+    threads: list[str] = []
+
+    def recording(host: Any, *args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        if (host.decode() if isinstance(host, bytes) else host) == "no-such-host.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real("127.0.0.1", *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", recording)
+    loop_thread = memory_broker.runner.call(lambda: threading.current_thread().name)
+    body = {"entries": [
+        {"entity": [{"entity_type": "ip", "entity_name": "some-host.example"}],
+         "ops": [{"key": "connection_creation_rate", "value": 10.0, "remove": False}]},
+        {"entity": [{"entity_type": "ip", "entity_name": "no-such-host.invalid"}],
+         "ops": [{"key": "connection_creation_rate", "value": 10.0, "remove": False}]},
+        {"entity": [{"entity_type": "ip", "entity_name": "10.1.2.3"}],
+         "ops": [{"key": "connection_creation_rate", "value": 10.0, "remove": False}]}],
+        "validate_only": True}
+    with WireClient(memory_broker.bootstrap) as client:
+        entries = client.request(49, 1, body)["entries"]
+    assert [e["error_code"] for e in entries] == [0, 42, 0], (entries, threads)
+    assert entries[1]["error_message"] == "no-such-host.invalid is not a valid IP or resolvable host."
+    assert len(threads) >= 2 and loop_thread not in threads, (loop_thread, threads)
