@@ -340,3 +340,17 @@ def test_classic_only_broker_refuses_the_consumer_protocol(classic_only_broker) 
         assert got == 6
     finally:
         classic.close()
+
+
+small_groups_broker = module_broker("small-groups", "--set", "group.consumer.max.size=2")
+
+
+def test_group_consumer_max_size_refuses_a_third_member(small_groups_broker) -> None:
+    with Raw(small_groups_broker.bootstrap) as c:
+        group = unique("g")
+        join(c, group, "m1", ["x"])
+        join(c, group, "m2", ["x"])
+        third = hb(c, group, "m3", 0, topics=["x"], owned={}, rebalance=5000)
+        assert third["error_code"] == 81, third  # GROUP_MAX_SIZE_REACHED
+        assert third["error_message"] == "The consumer group has reached its maximum capacity of 2 members."
+        assert hb(c, group, "m1", 0, topics=["x"], owned={}, rebalance=5000)["error_code"] == 0  # a member rejoins
