@@ -12,6 +12,7 @@ from typing import Callable
 import anyio
 
 from kbroker.config import BrokerConfig
+from kbroker.config_effect import warn_no_effect
 from kbroker.log import LogManager, OffsetOutOfRange
 from kbroker.log.cleaner import CleanerConfig, CleanTarget, LogCleaner
 from kbroker.metadata import INTERNAL_TOPICS, MetadataStore, TopicInfo, validate_topic_name
@@ -53,6 +54,8 @@ class Broker:
         # dynamic broker configs (AlterConfigs on the broker) outlive restarts, as in Kafka's metadata log
         config.set_dynamic(False, self.metadata.broker_configs_default)
         config.set_dynamic(True, self.metadata.broker_configs_node)
+        warn_no_effect([*config.static, *config.dynamic_default, *config.dynamic_broker,
+                        *(k for info in self.metadata.topics.values() if not info.internal for k in info.configs)])
         self.logs = LogManager(data_dir, in_memory=data_dir is None)
         self.partitions: dict[tuple[str, int], Partition] = {}
         self.topic_deleted_listeners: list[Callable[[str], None]] = []
