@@ -123,8 +123,10 @@ class Log:
         self._flush_lock = threading.Lock()
         """Guards the recovery point and its checkpoint against the background flush thread."""
         self._flush_generation = 0
-        """Bumped when the log is cut below its recovery point: a background flush of an older generation
-        must not move the recovery point any more."""
+        """Bumped when the log is cut below its recovery point or a background flush fails: a background flush
+        of an older generation must not move the recovery point any more."""
+        self._flush_scheduled = recovery_point
+        """Offset up to which background flushes are submitted (they run in order on one thread)."""
         self._last_flush_ms = _now_ms()
         self._config = config
         self._segments = segments
@@ -575,7 +577,7 @@ class Log:
         self._log_end_offset = self._high_watermark = offset
         with self._flush_lock:
             self._flush_generation += 1
-            self._recovery_point = offset
+            self._recovery_point = self._flush_scheduled = offset
             self._write_recovery_point()
         self.leader_epoch_cache.clear()
         self.producer_state.truncate_fully_and_start_at(offset)
@@ -672,13 +674,16 @@ class Log:
             return
         self._check_open()
         target = self._log_end_offset if up_to is None else min(up_to, self._log_end_offset)
-        if target <= self._recovery_point:
+        start = max(self._recovery_point, self._flush_scheduled)
+        if target <= start:
             return
         root = self.directory.path
         assert root is not None
-        paths = [path for segment in self._segments.from_offset(self._recovery_point)
+        # segments below `start` are in jobs submitted before this one, which run (and succeed) first
+        paths = [path for segment in self._segments.from_offset(start)
                  if segment.base_offset < target for path in segment.file_paths()]
         paths.append(root / snapshot_file_name(target))
+        self._flush_scheduled = target
         generation = self._flush_generation
 
         def job() -> None:
@@ -689,6 +694,9 @@ class Log:
                 fsync_paths([root])  # the new files' directory entries
             except OSError as exc:
                 log.warning("%s: background flush to offset %d failed: %s", self.name, target, exc)
+                with self._flush_lock:  # later jobs counted on this one: none of them may move the point now
+                    self._flush_generation += 1
+                    self._flush_scheduled = self._recovery_point
                 return
             with self._flush_lock:
                 if self._closed or generation != self._flush_generation or target <= self._recovery_point:
@@ -716,6 +724,7 @@ class Log:
         with self._flush_lock:
             self._flush_generation += 1
             self._recovery_point = min(self._recovery_point, offset)
+            self._flush_scheduled = self._recovery_point
 
     def _write_recovery_point(self) -> None:
         self._recovery_point_checkpoint.write(self._recovery_point)

@@ -114,3 +114,62 @@ def test_flush_ms_flushes_in_the_background(tmp_path: Path, fsync: GatedFsync) -
     finally:
         log.close()
         flusher.close()
+
+
+def _fsynced_logs(calls: list[str]) -> list[str]:
+    return [name for name in calls if name.endswith(".log")]
+
+
+def test_each_rolled_segment_is_fsynced_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os.fsync
+    gate = threading.Event()
+    calls: list[str] = []
+
+    def recording(fd: int) -> None:
+        if threading.current_thread().name.startswith(THREAD_NAME):
+            assert gate.wait(30)
+            calls.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    flusher = BackgroundFlusher()
+    log = Log.open(tmp_path / "t-0", LogConfig(segment_bytes=200), flusher=flusher)
+    try:
+        for _ in range(8):  # rolls while the flush thread is held: each job gets only the segments it adds
+            log.append(make_batch(value_size=100), leader_epoch=-1, now_ms=1000)
+        gate.set()
+        flusher.drain(30)
+        logs = _fsynced_logs(calls)
+        assert len(logs) == len(set(logs)) == log.segments - 1, calls
+        assert log.recovery_point == log.active_segment.base_offset
+    finally:
+        gate.set()
+        log.close()
+        flusher.close()
+
+
+def test_a_failed_background_flush_moves_nothing_and_the_next_roll_retries(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os.fsync
+    failures = [1]
+
+    def failing_once(fd: int) -> None:
+        if failures and threading.current_thread().name.startswith(THREAD_NAME):
+            failures.pop()
+            raise OSError(5, "Input/output error")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", failing_once)
+    flusher = BackgroundFlusher()
+    log = Log.open(tmp_path / "t-0", LogConfig(segment_bytes=200), flusher=flusher)
+    try:
+        log.append(make_batch(value_size=100), leader_epoch=-1, now_ms=1000)
+        log.append(make_batch(value_size=100), leader_epoch=-1, now_ms=1000)  # rolls: its flush fails
+        flusher.drain(30)
+        assert log.recovery_point == 0
+        log.append(make_batch(value_size=100), leader_epoch=-1, now_ms=1000)  # rolls again: flushes both
+        flusher.drain(30)
+        assert log.recovery_point == log.active_segment.base_offset == 2
+    finally:
+        log.close()
+        flusher.close()
