@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -30,7 +28,7 @@ from .checkpoint import OffsetCheckpoint
 from .config import LogConfig
 from .epoch_cache import LeaderEpochFileCache
 from .errors import LogClosedError, OffsetOutOfRange
-from .flusher import BackgroundFlusher, fsync_paths
+from .flusher import BackgroundFlusher
 from .loader import (
     CLEAN_SHUTDOWN_FILE,
     LOG_START_OFFSET_FILE,
@@ -40,6 +38,7 @@ from .loader import (
     load_producer_state,
 )
 from .producer_state import AppendOrigin, CompletedTxn, ProducerAppendInfo, ProducerStateManager, snapshot_file_name
+from .recovery_point import RecoveryPoint
 from .segment import LogSegment
 from .segments import LogSegments
 from .storage import Bytes, Directory, DiskDirectory, MemoryDirectory
@@ -84,10 +83,6 @@ class ReadInfo:
         return len(self.records)
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def _as_directory(directory: Path | str | Directory | None, in_memory: bool) -> Directory:
     if isinstance(directory, (str, os.PathLike)):
         if in_memory:
@@ -119,25 +114,15 @@ class Log:
         flusher: BackgroundFlusher | None = None,
     ) -> None:
         self.directory = directory
-        self._flusher = flusher if directory.path is not None else None
-        self._flush_lock = threading.Lock()
-        """Guards the recovery point and its checkpoint against the background flush thread."""
-        self._flush_generation = 0
-        """Bumped when the log is cut below its recovery point or a background flush fails: a background flush
-        of an older generation must not move the recovery point any more."""
-        self._flush_scheduled = recovery_point
-        """Offset up to which background flushes are submitted (they run in order on one thread)."""
-        self._last_flush_ms = _now_ms()
         self._config = config
         self._segments = segments
         self._log_start_offset = log_start_offset
         self._log_end_offset = log_end_offset
         self._high_watermark = log_end_offset
-        self._recovery_point = recovery_point
-        self._persisted_recovery_point = recovery_point
+        self._recovery = RecoveryPoint(directory.name, recovery_point, recovery_point_checkpoint,
+                                       flusher if directory.path is not None else None)
         self.leader_epoch_cache = leader_epoch_cache
         self._log_start_checkpoint = log_start_checkpoint
-        self._recovery_point_checkpoint = recovery_point_checkpoint
         self._closed = False
         self.had_clean_shutdown = True
         self.recovered_bytes = 0
@@ -233,7 +218,7 @@ class Log:
     @property
     def recovery_point(self) -> int:
         """Everything below this offset is fsynced; recovery after a crash starts from its segment."""
-        return self._recovery_point
+        return self._recovery.offset
 
     @property
     def size_bytes(self) -> int:
@@ -333,7 +318,7 @@ class Log:
                 segment.txn_index.append(AbortedTxn(txn.producer_id, txn.first_offset, txn.last_offset, lso))
             state.complete_txn(txn)
         state.update_map_end_offset(next_offset)
-        if next_offset - self._recovery_point >= self._config.flush_messages:
+        if next_offset - self._recovery.offset >= self._config.flush_messages:
             self.flush()  # flush.messages: the user asked for durability before the answer, as in Kafka
         return AppendInfo(
             first_offset,
@@ -382,7 +367,7 @@ class Log:
         self._segments.add(new)
         # the producer state as of the new segment's start: recovery replays from there, not from the log start
         self.producer_state.update_map_end_offset(self._log_end_offset)
-        self.producer_state.take_snapshot(sync=self._flusher is None)
+        self.producer_state.take_snapshot(sync=self._recovery.flusher is None)
         if self._config.flush_on_roll:
             self.flush_in_background(new.base_offset)
         old.release_indexes()  # memory for indexes only where reads need them; they load again on demand
@@ -555,7 +540,7 @@ class Log:
         active.truncate_to(offset)
         self._log_end_offset = active.read_next_offset()
         self._high_watermark = min(self._high_watermark, self._log_end_offset)
-        self._cut_recovery_point(self._log_end_offset)
+        self._recovery.cut(self._log_end_offset)
         self.leader_epoch_cache.truncate_from_end(self._log_end_offset)
         if self._log_start_offset > self._log_end_offset:
             self._set_log_start_offset(self._log_end_offset, allow_decrease=True)
@@ -575,10 +560,7 @@ class Log:
             segment.delete()
         self._segments.add(LogSegment.create(self.directory, offset, self._config))
         self._log_end_offset = self._high_watermark = offset
-        with self._flush_lock:
-            self._flush_generation += 1
-            self._recovery_point = self._flush_scheduled = offset
-            self._write_recovery_point()
+        self._recovery.reset(offset)
         self.leader_epoch_cache.clear()
         self.producer_state.truncate_fully_and_start_at(offset)
 
@@ -654,27 +636,25 @@ class Log:
         """fsync everything below up_to (default: the log end) and move the recovery point there, now."""
         self._check_open()
         target = self._log_end_offset if up_to is None else min(up_to, self._log_end_offset)
-        with self._flush_lock:
-            if target <= self._recovery_point:
-                return
-            for segment in self._segments.from_offset(self._recovery_point):
+
+        def fsync_from(start: int) -> None:
+            for segment in self._segments.from_offset(start):
                 if segment.base_offset >= target:
                     break
                 segment.flush()
-            self._recovery_point = target
-            self._last_flush_ms = _now_ms()
-            self._write_recovery_point()
+
+        self._recovery.flush_now(target, fsync_from)
 
     def flush_in_background(self, up_to: int | None = None) -> None:
         """Like flush, on the flusher's thread when the log has one: the segments' files (and the producer
         snapshot at up_to) are fsynced there, and only then does the recovery point move, so it never claims
         more than is on disk. Without a flusher (in memory, bare logs in tests) this is flush()."""
-        if self._flusher is None:
+        if self._recovery.flusher is None:
             self.flush(up_to)
             return
         self._check_open()
         target = self._log_end_offset if up_to is None else min(up_to, self._log_end_offset)
-        start = max(self._recovery_point, self._flush_scheduled)
+        start = self._recovery.scheduled
         if target <= start:
             return
         root = self.directory.path
@@ -683,52 +663,17 @@ class Log:
         paths = [path for segment in self._segments.from_offset(start)
                  if segment.base_offset < target for path in segment.file_paths()]
         paths.append(root / snapshot_file_name(target))
-        self._flush_scheduled = target
-        generation = self._flush_generation
-
-        def job() -> None:
-            if self._closed:
-                return
-            try:
-                fsync_paths(paths)
-                fsync_paths([root])  # the new files' directory entries
-            except OSError as exc:
-                log.warning("%s: background flush to offset %d failed: %s", self.name, target, exc)
-                with self._flush_lock:  # later jobs counted on this one: none of them may move the point now
-                    self._flush_generation += 1
-                    self._flush_scheduled = self._recovery_point
-                return
-            with self._flush_lock:
-                if self._closed or generation != self._flush_generation or target <= self._recovery_point:
-                    return
-                self._recovery_point = target
-                self._last_flush_ms = _now_ms()
-                try:
-                    self._write_recovery_point()
-                except OSError as exc:  # the directory went away (topic deleted) or the disk failed
-                    log.debug("%s: recovery point checkpoint not written: %s", self.name, exc)
-
-        self._flusher.submit(job)
+        self._recovery.flush_later(target, paths, root)
 
     def flush_if_due(self, now_ms: int) -> bool:
         """flush.ms: start a background flush when unflushed data is older than the setting; True if started."""
-        flush_ms = self._config.flush_ms
-        if self._closed or self._log_end_offset <= self._recovery_point or now_ms - self._last_flush_ms < flush_ms:
+        recovery = self._recovery
+        if self._closed or self._log_end_offset <= recovery.offset or \
+                now_ms - recovery.last_flush_ms < self._config.flush_ms:
             return False
-        self._last_flush_ms = now_ms  # the next check waits a whole interval, whatever the flush takes
+        recovery.last_flush_ms = now_ms  # the next check waits a whole interval, whatever the flush takes
         self.flush_in_background()
         return True
-
-    def _cut_recovery_point(self, offset: int) -> None:
-        """The log was cut at offset: the recovery point may not stay above it, nor may pending flushes move it."""
-        with self._flush_lock:
-            self._flush_generation += 1
-            self._recovery_point = min(self._recovery_point, offset)
-            self._flush_scheduled = self._recovery_point
-
-    def _write_recovery_point(self) -> None:
-        self._recovery_point_checkpoint.write(self._recovery_point)
-        self._persisted_recovery_point = self._recovery_point
 
     def close(self) -> None:
         """Flush, close every file and leave the clean-shutdown marker, so the next open skips recovery."""
@@ -738,17 +683,15 @@ class Log:
             segment.on_become_inactive()
         self.flush()
         self._segments.active.flush()  # its time index got a final entry just now
-        with self._flush_lock:
-            if self._recovery_point != self._persisted_recovery_point:  # lowered by a truncation
-                self._write_recovery_point()
+        self._recovery.persist_if_lowered()
         self.producer_state.update_map_end_offset(self._log_end_offset)
         self.producer_state.take_snapshot()
         for segment in self._segments:
             segment.close()
         # Everything is durable by now; the marker itself needs no fsync (lost, it only costs a recovery).
         self.directory.open(CLEAN_SHUTDOWN_FILE).close()
-        with self._flush_lock:
-            self._closed = True
+        self._recovery.close()
+        self._closed = True
 
     def delete(self) -> None:
         """Close the files and remove the whole partition directory: renamed at once, its files removed on the
@@ -759,7 +702,8 @@ class Log:
                 segment.offset_index.close()
                 segment.time_index.close()
                 segment.txn_index.close()
-            with self._flush_lock:
-                self._closed = True
+            self._recovery.close()
+            self._closed = True
         self._segments.clear()
-        self.directory.remove(self._flusher.submit if self._flusher is not None else None)
+        flusher = self._recovery.flusher
+        self.directory.remove(flusher.submit if flusher is not None else None)

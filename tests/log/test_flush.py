@@ -106,8 +106,8 @@ def test_flush_ms_flushes_in_the_background(tmp_path: Path, fsync: GatedFsync) -
     try:
         log.append(make_batch(), leader_epoch=0, now_ms=1000)
         fsync.threads.clear()
-        assert not log.flush_if_due(log._last_flush_ms + 10)  # not due yet
-        assert log.flush_if_due(log._last_flush_ms + 60)
+        assert not log.flush_if_due(log._recovery.last_flush_ms + 10)  # not due yet
+        assert log.flush_if_due(log._recovery.last_flush_ms + 60)
         flusher.drain(30)
         assert log.recovery_point == 1
         assert fsync.threads and all(t.startswith(THREAD_NAME) for t in fsync.threads)
