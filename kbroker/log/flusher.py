@@ -1,4 +1,5 @@
-"""fsync off the event loop: one worker thread that makes rolled segments durable (Kafka's "flush-log" task).
+"""fsync off the event loop: one worker thread that makes rolled segments durable (Kafka's "flush-log" task) and
+removes the directories of deleted partitions.
 
 The event loop only submits work; the thread fsyncs files by path (an fsync through any descriptor of a file
 flushes it, and a file deleted meanwhile needs no flushing) and then runs the log's completion, which moves the
@@ -57,4 +58,7 @@ class BackgroundFlusher:
             future.result(timeout)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=True)
+        """Wait for the job under way; drop the others. Called once every log is closed (a close flushes
+        everything itself), so what is dropped is at most the removal of deleted directories, which the next
+        start finishes."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
