@@ -153,7 +153,7 @@ TOPIC_KEYS: dict[str, TopicKey] = {
         _k("min.compaction.lag.ms", "LONG", "0", ["log.cleaner.min.compaction.lag.ms"], at_least(0),
            "Shortest time a record stays uncompacted."),
         _k("min.insync.replicas", "INT", "1", ["min.insync.replicas"], at_least(1),
-           "Replicas that must have a write for acks=all."),
+           "Replicas that must have a write for acks=all; not enforced yet (docs/known-differences.md)."),
         _k("preallocate", "BOOLEAN", "false", ["log.preallocate"], None, "Accepted for compatibility; no effect."),
         _k("remote.log.copy.disable", "BOOLEAN", "false", None, None, "Tiered storage only; kbroker has none."),
         _k("remote.log.delete.on.disable", "BOOLEAN", "false", None, None, "Tiered storage only; kbroker has none."),
