@@ -7,10 +7,12 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import anyio
 
 from kbroker.config import BrokerConfig
+from kbroker.config_effect import warn_no_effect
 from kbroker.log import LogManager, OffsetOutOfRange
 from kbroker.log.cleaner import CleanerConfig, CleanTarget, LogCleaner
 from kbroker.metadata import INTERNAL_TOPICS, MetadataStore, TopicInfo, validate_topic_name
@@ -52,8 +54,12 @@ class Broker:
         # dynamic broker configs (AlterConfigs on the broker) outlive restarts, as in Kafka's metadata log
         config.set_dynamic(False, self.metadata.broker_configs_default)
         config.set_dynamic(True, self.metadata.broker_configs_node)
+        warn_no_effect([*config.static, *config.dynamic_default, *config.dynamic_broker,
+                        *(k for info in self.metadata.topics.values() if not info.internal for k in info.configs)])
         self.logs = LogManager(data_dir, in_memory=data_dir is None)
         self.partitions: dict[tuple[str, int], Partition] = {}
+        self.topic_deleted_listeners: list[Callable[[str], None]] = []
+        """Called with a topic's name once it is deleted (metrics drop its series)."""
         self._load()
         self.quotas = QuotaManager(self)
         self.cleaner = LogCleaner(
@@ -61,6 +67,7 @@ class Broker:
             backoff_ms=lambda: self.config["log.cleaner.backoff.ms"],
             dedupe_buffer_bytes=lambda: self.config["log.cleaner.dedupe.buffer.size"],
             enabled=lambda: self.config["log.cleaner.enable"],
+            io_max_bytes_per_second=lambda: self.config["log.cleaner.io.max.bytes.per.second"],
         )
 
     # -- start-up and shut-down
@@ -85,6 +92,7 @@ class Broker:
         """Retention, the log cleaner and producer id expiration, for as long as the broker runs; cancelled with it."""
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._run_producer_expiration)
+            tg.start_soon(self._run_flush_scheduler)
             await tg.start(self.cleaner.run)
             task_status.started()
             interval = max(self.config["log.retention.check.interval.ms"], 100) / 1000
@@ -98,6 +106,15 @@ class Broker:
         while True:
             await anyio.sleep(interval)
             self.expire_producers()
+
+    async def _run_flush_scheduler(self) -> None:
+        """flush.ms / log.flush.interval.ms: look for logs with data unflushed too long (the fsyncs themselves
+        run on the log manager's flush thread), as often as the smallest such setting asks, at most every 10 ms
+        and at least every second."""
+        while True:
+            shortest = min([1000, *(p.log.config.flush_ms for p in list(self.partitions.values()))])
+            await anyio.sleep(max(10, shortest) / 1000)
+            self.logs.flush_due(now_ms())
 
     def expire_producers(self, now: int | None = None) -> int:
         expiration_ms = self.config["producer.id.expiration.ms"]
@@ -340,6 +357,8 @@ class Broker:
         from kbroker.coordinator import group_coordinator  # the coordinator depends on the broker, not back
 
         group_coordinator(self).on_topics_deleted([name])  # Kafka drops a deleted topic's committed offsets
+        for listener in list(self.topic_deleted_listeners):
+            listener(name)
         log.info("deleted topic %s", name)
         return info
 

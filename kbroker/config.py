@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from kbroker.config_effect import no_effect_reason
 from kbroker.config_keys import KAFKA_BROKER_KEYS
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,22 @@ KEYS: dict[str, Key] = {
         Key("message.max.bytes", int, 1048588, "Largest record batch accepted."),
         Key("socket.request.max.bytes", int, 104857600, "Largest request frame accepted."),
         Key("fetch.max.bytes", int, 57671680, "Upper bound on the bytes of one Fetch response."),
-        Key("min.insync.replicas", int, 1, "Replicas that must have a write for acks=all."),
+        Key("min.insync.replicas", int, 1,
+            "Replicas that must have a write for acks=all; not enforced yet (docs/known-differences.md)."),
         Key("compression.type", str, "producer", "Broker-side compression of stored batches."),
+        Key("compression.gzip.level", int, -1,
+            "Level of broker-side gzip recompression (topic compression.type=gzip); -1 is zlib's default, 6."),
+        Key("compression.lz4.level", int, 9,
+            "Level of broker-side lz4 recompression: 1 the fast compressor, 2-17 lz4 HC at that level."),
+        Key("compression.zstd.level", int, 3, "Level of broker-side zstd recompression."),
+        Key("log.cleaner.io.max.bytes.per.second", float, 1.7976931348623157e308,
+            "Bytes per second the log cleaner may read plus write (unlimited by default)."),
+        Key("max.request.partition.size.limit", int, 2000,
+            "Most partitions one DescribeTopicPartitions response page holds."),
+        Key("group.coordinator.rebalance.protocols", lambda text: [p.strip() for p in text.split(",") if p.strip()],
+            ["classic", "consumer"],
+            "Group protocols served: without consumer, ConsumerGroupHeartbeat and ConsumerGroupDescribe answer "
+            "UNSUPPORTED_VERSION (the KIP-848 protocol is off)."),
         Key("offsets.topic.num.partitions", int, 50, "Partitions of __consumer_offsets."),
         Key("offsets.retention.minutes", int, 10080, "How long committed offsets of an empty group are kept."),
         Key("group.initial.rebalance.delay.ms", int, 0, "Wait for more members before the first rebalance."),
@@ -224,7 +239,10 @@ def documentation(name: str) -> str:
     key = KEYS.get(ALIASES.get(name, name))
     if key is not None:
         return key.doc
-    return "A Kafka broker setting kbroker accepts and reports but does not act on."
+    reason = no_effect_reason(name)
+    if reason is not None:
+        return f"Accepted and reported; kbroker does not act on it ({reason})."
+    return "Kafka's setting, which kbroker honours as Kafka does (see docs/configuration.md)."
 
 
 class BrokerConfig:

@@ -3,7 +3,7 @@
 Limits follow KIP-74: each partition gets at most partition_max_bytes and the response at most max_bytes, except
 that the first partition with data returns its first batch whole even when larger, so a consumer is never stuck
 behind a big batch. A fetch that has less than min_bytes waits until any of its partitions is appended to, or
-max_wait_ms passes, then reads again. read_committed reads stop at the last stable offset and list the aborted
+max_wait_ms passes, then reads again: once, the bytes that arrived meanwhile being counted from log positions. read_committed reads stop at the last stable offset and list the aborted
 transactions among the records returned (a transaction marker wakes waiting fetches like any append).
 """
 from __future__ import annotations
@@ -71,14 +71,48 @@ def read_partitions(broker, reads: list[PartitionRead], max_bytes: int, isolatio
     return total
 
 
+def _available(broker, reads: list[PartitionRead], isolation: int,  # type: ignore[no-untyped-def]
+               starts: dict[int, tuple[int, int]]) -> int | None:
+    """Bytes a waiting fetch could now return, measured from log positions without reading any data (Kafka's
+    DelayedFetch.tryComplete); None when it must complete at once: a partition went away or changed leader
+    epoch, or its readable end moved to another segment than its fetch offset (a roll, a truncation).
+    `starts` caches the position of each read's fetch offset, found once."""
+    total = 0
+    for i, r in enumerate(reads):
+        part: Partition | None = broker.partition(r.topic, r.index)
+        if part is None:
+            return None
+        try:
+            part.check_leader_epoch(r.current_leader_epoch)
+        except KafkaError:
+            return None
+        limit = part.last_stable_offset if isolation == READ_COMMITTED else part.high_watermark
+        if limit <= r.fetch_offset:
+            continue
+        plog = part.log
+        start = starts.get(i)
+        if start is None:
+            start = starts[i] = plog.offset_position(r.fetch_offset)
+        end = plog.offset_position(limit)
+        if end[0] != start[0]:
+            return None
+        total += min(max(0, end[1] - start[1]), r.max_bytes)
+    return total
+
+
 async def fetch(  # type: ignore[no-untyped-def]
     broker, reads: list[PartitionRead], *, max_bytes: int, min_bytes: int, max_wait_ms: int, isolation: int
 ) -> None:
+    """Read, and when less than min_bytes came back, wait for appends up to max_wait_ms and read once more.
+    While waiting, each wake-up only measures how many bytes became readable (from positions in the logs);
+    the data is read once, when the fetch completes, so a long poll costs the same however many appends it
+    sees."""
     total = read_partitions(broker, reads, max_bytes, isolation)
     if total >= min_bytes or max_wait_ms <= 0 or any(r.error_code for r in reads) or not reads:
         return
+    starts: dict[int, tuple[int, int]] = {}
     with anyio.move_on_after(max_wait_ms / 1000):
-        while total < min_bytes:
+        while True:
             event = anyio.Event()
             parts = [p for r in reads if (p := broker.partition(r.topic, r.index)) is not None]
             for p in parts:
@@ -88,6 +122,7 @@ async def fetch(  # type: ignore[no-untyped-def]
             finally:
                 for p in parts:
                     p.remove_waiter(event)
-            total = read_partitions(broker, reads, max_bytes, isolation)
-            if any(r.error_code for r in reads):
-                return
+            available = _available(broker, reads, isolation, starts)
+            if available is None or available >= min_bytes:
+                break
+    read_partitions(broker, reads, max_bytes, isolation)

@@ -98,6 +98,18 @@ class Metrics:
         self._api_children: dict[tuple[int, int], tuple[Any, Any, Any, Any]] = {}
         self._topic_children: dict[tuple[str, str], Any] = {}
         self.registry.register(_StateCollector(self))
+        broker.topic_deleted_listeners.append(self.forget_topic)
+
+    def forget_topic(self, topic: str) -> None:
+        """Drop a deleted topic's series, as Kafka removes its BrokerTopicMetrics (a topic created again under
+        the same name starts from zero)."""
+        for (kind, name) in [k for k in self._topic_children if k[1] == topic]:
+            del self._topic_children[(kind, name)]
+        for counter in (self.messages_in, self.bytes_in, self.messages_out, self.bytes_out):
+            try:
+                counter.remove(topic)
+            except KeyError:
+                pass
 
     # -- per request (dispatch calls this for every request with a readable header)
 

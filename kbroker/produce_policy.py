@@ -4,7 +4,8 @@
   behind or ahead of the broker's clock fails the batch with INVALID_TIMESTAMP;
 - cleanup.policy with compact: a record without a key fails the batch with INVALID_RECORD;
 - compression.type other than producer: every batch not already in that codec is recompressed (uncompressed:
-  decompressed), keeping offsets deltas, timestamps, headers and the producer id / epoch / sequence.
+  decompressed) at the topic's compression.<codec>.level (KIP-390), keeping offsets deltas, timestamps, headers
+  and the producer id / epoch / sequence.
 
 The partition calls `apply` once per produce, with the policy of the topic (`for_topic`) and the batches it has
 validated; the common case (delete policy, producer compression, no lower timestamp bound) returns at once
@@ -35,6 +36,7 @@ class ProducePolicy:
     after_max_ms: int
     compacted: bool
     max_message_bytes: int = 2**31 - 1
+    compression_level: int | None = None  # compression.<codec>.level of the target codec (KIP-390)
 
 
 def for_topic(broker: "Broker", topic: str, partition: int = 0) -> ProducePolicy:
@@ -53,6 +55,8 @@ def for_topic(broker: "Broker", topic: str, partition: int = 0) -> ProducePolicy
         after_max_ms=int(value_of("message.timestamp.after.max.ms", configs, broker.config)),
         compacted=cleanup_policy(configs, broker.config)[1],
         max_message_bytes=int(value_of("max.message.bytes", configs, broker.config)),
+        compression_level=(int(value_of(f"compression.{codec}.level", configs, broker.config))
+                           if codec in ("gzip", "lz4", "zstd") else None),
     )
 
 
@@ -73,7 +77,7 @@ def apply(records: bytes | bytearray | memoryview, batches: list[tuple[int, rec.
             if header.compression != target:
                 if decoded is None:
                     decoded = rec.decode_records(batch, verify_crc=False)
-                out += _recompress(header, decoded, target)
+                out += _recompress(header, decoded, target, policy.compression_level)
             else:
                 out += batch
     if not recompress:
@@ -109,7 +113,7 @@ def _check_records(header: rec.BatchHeader, records: list[rec.Record], policy: P
                 f"{min(now_ms + policy.after_max_ms, LONG_MAX)}]")
 
 
-def _recompress(header: rec.BatchHeader, records: list[rec.Record], codec: int) -> bytes:
+def _recompress(header: rec.BatchHeader, records: list[rec.Record], codec: int, level: int | None) -> bytes:
     if records:
         max_timestamp = (header.max_timestamp if header.is_log_append_time
                          else max(header.base_timestamp + r.timestamp_delta for r in records))
@@ -121,5 +125,5 @@ def _recompress(header: rec.BatchHeader, records: list[rec.Record], codec: int) 
         producer_id=header.producer_id, producer_epoch=header.producer_epoch, base_sequence=header.base_sequence,
         transactional=header.is_transactional, control=header.is_control,
         partition_leader_epoch=header.partition_leader_epoch, last_offset_delta=header.last_offset_delta,
-        max_timestamp=max_timestamp,
+        max_timestamp=max_timestamp, compression_level=level,
     )

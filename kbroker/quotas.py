@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import ipaddress
 import math
-import socket
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -150,8 +149,11 @@ class QuotaManager:
                         "values": [{"key": k, "value": v} for k, v in values.items()]})
         return out
 
-    def alter(self, entries: list[dict], validate_only: bool) -> list[tuple[list[dict], int, str | None]]:
-        """AlterClientQuotas: per entry (entity as given, error code, message); applied unless validate_only."""
+    def alter(self, entries: list[dict], validate_only: bool,
+              resolvable: set[str] | frozenset[str] = frozenset()) -> list[tuple[list[dict], int, str | None]]:
+        """AlterClientQuotas: per entry (entity as given, error code, message); applied unless validate_only.
+        `resolvable`: the IP entity names that are host names and were resolved (by the caller, off the event
+        loop: see ip_names_to_resolve); any other name that is not an IP address is refused."""
         results = []
         updated = {e: dict(v) for e, v in self.quotas.items()}
         seen: set[Entity] = set()
@@ -168,7 +170,7 @@ class QuotaManager:
                         raise KafkaError(ErrorCode.INVALID_REQUEST, f"Duplicate quota key {op['key']} not updating "
                                                                     f"quota for this entity {_entity_text(entity)}")
                     ops[op["key"]] = None if op["remove"] else op["value"]
-                keys = self._validate_entity(pairs)
+                keys = self._validate_entity(pairs, resolvable)
                 current = dict(updated.get(entity, {}))
                 for key, value in ops.items():
                     if value is None:
@@ -185,7 +187,7 @@ class QuotaManager:
         return results
 
     @staticmethod
-    def _validate_entity(pairs: list[tuple[str, str | None]]) -> dict[str, str]:
+    def _validate_entity(pairs: list[tuple[str, str | None]], resolvable: set[str] | frozenset[str]) -> dict[str, str]:
         if not pairs:
             raise KafkaError(ErrorCode.INVALID_REQUEST, "Invalid empty client quota entity")
         types: dict[str, str | None] = {}
@@ -201,7 +203,7 @@ class QuotaManager:
             if USER in types or CLIENT_ID in types:
                 raise KafkaError(ErrorCode.INVALID_REQUEST,
                                  "Invalid quota entity combination, IP entity shouldnot be combined with User or ClientId")
-            if not _valid_ip(types[IP]):
+            if not _valid_ip(types[IP], resolvable):
                 raise KafkaError(ErrorCode.INVALID_REQUEST, f"{types[IP]} is not a valid IP or resolvable host.")
             return IP_KEYS
         return USER_CLIENT_KEYS
@@ -297,16 +299,20 @@ def _validate_value(keys: dict[str, str], key: str, value: float) -> None:
         raise KafkaError(ErrorCode.INVALID_REQUEST, f"{key} cannot be a fractional value.")
 
 
-def _valid_ip(name: str | None) -> bool:
-    if name is None:
-        return True
+def is_ip_address(name: str) -> bool:
     try:
         ipaddress.ip_address(name)
         return True
     except ValueError:
-        pass
-    try:
-        socket.getaddrinfo(name, None)
-        return True
-    except OSError:
         return False
+
+
+def ip_names_to_resolve(entries: list[dict]) -> set[str]:
+    """The IP entity names of an AlterClientQuotas request that are not IP addresses: Kafka accepts a host name
+    it can resolve (InetAddress.getByName), and resolving is I/O for the caller to do off the event loop."""
+    return {e["entity_name"] for entry in entries for e in entry["entity"]
+            if e["entity_type"] == IP and e["entity_name"] and not is_ip_address(e["entity_name"])}
+
+
+def _valid_ip(name: str | None, resolvable: set[str] | frozenset[str]) -> bool:
+    return name is None or is_ip_address(name) or name in resolvable

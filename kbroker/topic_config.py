@@ -106,23 +106,24 @@ TOPIC_KEYS: dict[str, TopicKey] = {
            "delete: old segments go by retention.ms/retention.bytes; compact: the log cleaner keeps the latest "
            "record of each key; both: compacted, and old segments deleted too."),
         _k("compression.gzip.level", "INT", "-1", ["compression.gzip.level"], level(1, 9, -1),
-           "Level used when compression.type is gzip."),
+           "Level the broker recompresses at when compression.type is gzip (-1: zlib's default, 6)."),
         _k("compression.lz4.level", "INT", "9", ["compression.lz4.level"], level(1, 17),
-           "Level used when compression.type is lz4."),
+           "Level the broker recompresses at when compression.type is lz4 (1: the fast compressor; above: lz4 HC)."),
         _k("compression.type", "STRING", "producer", ["compression.type"], one_of(*COMPRESSION_TYPES),
            "Codec of stored batches: producer keeps what the producer sent; uncompressed, gzip, snappy, lz4 or "
            "zstd recompress every batch to that codec."),
         _k("compression.zstd.level", "INT", "3", ["compression.zstd.level"], between(-131072, 22),
-           "Level used when compression.type is zstd."),
+           "Level the broker recompresses at when compression.type is zstd."),
         _k("delete.retention.ms", "LONG", "86400000", ["log.cleaner.delete.retention.ms"], at_least(0),
            "How long a tombstone (and the marker of an empty transaction) stays in a compacted log once the "
            "cleaner has seen it, so that consumers reading from the start see the delete."),
         _k("file.delete.delay.ms", "LONG", "60000", ["log.segment.delete.delay.ms"], at_least(0),
            "Accepted for compatibility; kbroker deletes segment files at once."),
         _k("flush.messages", "LONG", str(LONG_MAX), ["log.flush.interval.messages"], at_least(1),
-           "Accepted for compatibility; kbroker fsyncs on segment roll and shutdown."),
+           "fsync the partition once this many messages are unflushed, before the produce is answered (1: every "
+           "write). By default only rolled segments (in the background) and shutdown are fsynced."),
         _k("flush.ms", "LONG", str(LONG_MAX), [("log.flush.interval.ms", 1), ("log.flush.scheduler.interval.ms", 1)],
-           at_least(0), "Accepted for compatibility; kbroker fsyncs on segment roll and shutdown."),
+           at_least(0), "fsync (in the background) data that has been unflushed this long."),
         _k("follower.replication.throttled.replicas", "LIST", "", None, replica_list,
            "Replicas throttled on the follower side; a single broker has no followers."),
         _k("index.interval.bytes", "INT", "4096", ["log.index.interval.bytes"], at_least(0),
@@ -152,7 +153,7 @@ TOPIC_KEYS: dict[str, TopicKey] = {
         _k("min.compaction.lag.ms", "LONG", "0", ["log.cleaner.min.compaction.lag.ms"], at_least(0),
            "Shortest time a record stays uncompacted."),
         _k("min.insync.replicas", "INT", "1", ["min.insync.replicas"], at_least(1),
-           "Replicas that must have a write for acks=all."),
+           "Replicas that must have a write for acks=all; not enforced yet (docs/known-differences.md)."),
         _k("preallocate", "BOOLEAN", "false", ["log.preallocate"], None, "Accepted for compatibility; no effect."),
         _k("remote.log.copy.disable", "BOOLEAN", "false", None, None, "Tiered storage only; kbroker has none."),
         _k("remote.log.delete.on.disable", "BOOLEAN", "false", None, None, "Tiered storage only; kbroker has none."),
@@ -259,6 +260,8 @@ def log_config(topic_configs: dict[str, str], broker: BrokerConfig | None) -> Lo
         retention_ms=get("retention.ms") if delete else -1,
         retention_bytes=max(get("retention.bytes"), -1) if delete else -1,  # any negative: no limit
         max_message_bytes=get("max.message.bytes"),
+        flush_messages=get("flush.messages"),
+        flush_ms=get("flush.ms"),
     )
 
 

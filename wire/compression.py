@@ -27,6 +27,7 @@ ignores that byte for magic 0. Not handled: no client in use today writes it.
 """
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 
@@ -54,28 +55,44 @@ _INT32 = struct.Struct(">i")
 _GZIP_MAGIC = b"\x1f\x8b"
 _LZ4_MAGIC = b"\x04\x22\x4d\x18"
 _ZSTD_MAGIC = 0xFD2FB528
-_zstd_compressor = zstandard.ZstdCompressor(level=3)  # Kafka's default zstd level; thread-safe for compress()
+DEFAULT_LEVELS = {GZIP: -1, LZ4: 9, ZSTD: 3}
+"""Kafka's default levels (KIP-390: compression.gzip.level, compression.lz4.level, compression.zstd.level)."""
 
 
-def compress(codec: int, data: bytes | bytearray | memoryview) -> bytes:
-    """Compress data the way the Java client does, so that every client can read it back."""
+@functools.lru_cache(maxsize=32)
+def _zstd_compressor(level: int) -> zstandard.ZstdCompressor:
+    return zstandard.ZstdCompressor(level=level)  # thread-safe for compress()
+
+
+def _lz4_level(level: int) -> int:
+    """Kafka's lz4 levels 1-17: 1 is the fast compressor, the others lz4 HC at that level (the library caps HC
+    at its own maximum)."""
+    return 0 if level <= 1 else level
+
+
+def compress(codec: int, data: bytes | bytearray | memoryview, level: int | None = None) -> bytes:
+    """Compress data the way the Java client does, so that every client can read it back; level as Kafka's
+    compression.<codec>.level (None: Kafka's default for the codec; snappy has none)."""
     if codec == NONE:
         return bytes(data)
+    if level is None:
+        level = DEFAULT_LEVELS.get(codec, 0)
     if codec == GZIP:
-        c = zlib.compressobj(6, zlib.DEFLATED, 31)
+        c = zlib.compressobj(level, zlib.DEFLATED, 31)  # -1: zlib's default, 6, as Java's Deflater
         return c.compress(data) + c.flush()
     if codec == SNAPPY:
         return _xerial_compress(memoryview(data))
     if codec == LZ4:
         return lz4.frame.compress(
             data,
+            compression_level=_lz4_level(level),
             block_size=lz4.frame.BLOCKSIZE_MAX64KB,
             block_linked=False,
             content_checksum=False,
             store_size=False,
         )
     if codec == ZSTD:
-        return _zstd_compressor.compress(data)
+        return _zstd_compressor(level).compress(data)
     raise ValueError(f"unknown compression codec {codec}")
 
 

@@ -454,8 +454,10 @@ def build_batch(
     partition_leader_epoch: int = -1,
     last_offset_delta: int | None = None,
     max_timestamp: int | None = None,
+    compression_level: int | None = None,
 ) -> bytes:
-    """One v2 batch holding records, with lastOffsetDelta, maxTimestamp and CRC-32C computed.
+    """One v2 batch holding records, with lastOffsetDelta, maxTimestamp and CRC-32C computed (compressed at
+    compression_level, None: the codec's Kafka default).
 
     base_timestamp defaults to now (ms). lastOffsetDelta defaults to the largest offset delta (0 for no
     records) and maxTimestamp to base_timestamp + the largest timestamp delta (-1 for no records); both can be
@@ -475,7 +477,7 @@ def build_batch(
     if compression:
         from wire import compression as _compression
 
-        payload = _compression.compress(compression, body)
+        payload = _compression.compress(compression, body, compression_level)
     attributes = (
         (compression & COMPRESSION_MASK)
         | (TIMESTAMP_TYPE_BIT if timestamp_type_log_append else 0)

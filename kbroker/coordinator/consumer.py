@@ -295,6 +295,13 @@ class ConsumerGroupManager:
                     self.c.timer.schedule(self._rebalance_key(gid, mid), timeout,
                                           lambda gid=gid, mid=mid, epoch=epoch: self._rebalance_timeout(gid, mid, epoch))
 
+    def _check_capacity(self, group: ConsumerGroup) -> None:
+        """group.consumer.max.size: a new member of a full group is refused (Kafka's throwIfConsumerGroupIsFull)."""
+        limit = int(self.c.cfg("group.consumer.max.size"))
+        if len(group.members) >= limit:
+            raise _Error(E.GROUP_MAX_SIZE_REACHED,
+                         f"The consumer group has reached its maximum capacity of {limit} members.")
+
     def _schedule_session(self, group_id: str, member_id: str) -> None:
         self.c.timer.schedule(self._session_key(group_id, member_id),
                               int(self.c.cfg("group.consumer.session.timeout.ms")),
@@ -470,6 +477,7 @@ class ConsumerGroupManager:
             if member is None:
                 if not joining:
                     raise _Error(E.UNKNOWN_MEMBER_ID, f"Member {member_id} is not a member of group {group_id}.")
+                self._check_capacity(group)
                 member = ConsumerMember(member_id)
                 bump = True
                 log.info("member %s joins consumer group %s", member_id, group_id)
@@ -482,6 +490,7 @@ class ConsumerGroupManager:
             existing = group.members.get(static_id) if static_id is not None else None
             if joining:
                 if existing is None:
+                    self._check_capacity(group)
                     member = ConsumerMember(member_id, instance_id=instance_id)
                     bump = True
                 elif existing.member_id == member_id:

@@ -13,6 +13,13 @@ CLUSTER_OPERATIONS = sum(1 << op for op in (5, 7, 8, 9, 10, 11, 12))
 GROUP_OPERATIONS = sum(1 << op for op in (3, 6, 8))
 
 
+def consumer_protocol_enabled(broker) -> bool:  # type: ignore[no-untyped-def]
+    """group.coordinator.rebalance.protocols lists `consumer` (Kafka's isConsumerGroupProtocolEnabled): without
+    it the KIP-848 APIs stay advertised, as in Kafka, but answer UNSUPPORTED_VERSION."""
+    protocols = broker.config.get("group.coordinator.rebalance.protocols") or []
+    return "consumer" in [p.strip().lower() for p in protocols]
+
+
 def error_of(exc: BaseException) -> tuple[int, str | None]:
     if isinstance(exc, KafkaError):
         return int(exc.code), exc.message

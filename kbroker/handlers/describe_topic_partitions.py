@@ -1,5 +1,6 @@
 """DescribeTopicPartitions (75), v0: topics with their partitions, paged (response_partition_limit, at most
-max.request.partition.size.limit = 2000, and a cursor), as the Java admin client's describeTopics uses it.
+the broker's max.request.partition.size.limit, 2000 by default, and a cursor), as the Java admin client's
+describeTopics uses it.
 
 No topics requested means all topics (sorted by name, from the cursor's topic on, unknown ones never
 reported); named topics that do not exist get UNKNOWN_TOPIC_OR_PARTITION (or INVALID_TOPIC_EXCEPTION).
@@ -14,7 +15,6 @@ from wire.errors import ErrorCode, KafkaError
 
 KEY, MIN, MAX = 75, 0, 0
 
-MAX_PARTITION_LIMIT = 2000
 NO_UUID = bytes(16)
 
 
@@ -40,7 +40,8 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
             return _error(request)
     if cursor is not None and cursor["partition_index"] < 0:
         return _error(request)
-    remaining = max(min(MAX_PARTITION_LIMIT, request["response_partition_limit"]), 1)
+    limit = broker.config.get("max.request.partition.size.limit") or 2000
+    remaining = max(min(limit, request["response_partition_limit"]), 1)
     topics: list[dict] = []
     next_cursor = None
     for name in names:

@@ -34,7 +34,7 @@ def _alter(ctx: RequestContext, rtype: int, name: str, ops: list[tuple[str, int,
             raise KafkaError(ErrorCode.INVALID_REQUEST, f"Node id must be an integer, but it is: {name}") from None
         if requested != broker.node_id:
             raise KafkaError(ErrorCode.INVALID_REQUEST,
-                             f"Unexpected node id. Expected {broker.node_id}, but received {broker.node_id}")
+                             f"Unexpected node id. Expected {broker.node_id}, but received {requested}")
         alter_loggers(ops, validate_only)
     elif rtype == TOPIC:
         if not name:

@@ -25,7 +25,8 @@ A cleaning pass of one log, as Kafka does it:
 
 Nothing here blocks the event loop for long: planning and the swap run on the loop (cheap: header-level
 bookkeeping and one rename a segment); reading, decoding and writing the cleaned copies run in a worker thread
-through their own file descriptors, while produce and fetch go on. The swap re-checks that each segment is still
+through their own file descriptors, while produce and fetch go on, at most log.cleaner.io.max.bytes.per.second
+read plus written (Kafka's throttler). The swap re-checks that each segment is still
 the one that was read (retention, DeleteRecords or a topic deletion may have removed it meanwhile) and skips it
 otherwise. A crash mid-way leaves either the old file or the new one (a `.cleaned` temporary is removed at the
 next start); indexes of a swapped segment are rebuilt from its file when first used.
@@ -39,22 +40,20 @@ import time
 import weakref
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable, Iterator
+from typing import Callable
 
 import anyio
 
-from wire.records import (HEADER_SIZE, BatchHeader, CONTROL_ABORT, Record, build_batch, decode_records, parse_header,
+from wire.records import (BatchHeader, CONTROL_ABORT, Record, build_batch, decode_records, parse_header,
                           read_control_record, set_attributes)
 
+from .cleaner_io import CLEANED_SUFFIX, CleaningAborted, Source, Throttler, Writer  # noqa: F401 (re-exported)
 from .log import Log
 from .segment import INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, LogSegment, segment_file_name
-from .storage import MemoryStorage
 
 log = logging.getLogger(__name__)
 
 DELETE_HORIZON_BIT = 0x40  # Kafka's DefaultRecordBatch.DELETE_HORIZON_FLAG_MASK
-CLEANED_SUFFIX = ".cleaned"
-_READ_CHUNK = 1 << 20
 MAP_ENTRY_BYTES = 24  # what Kafka's offset map spends on a key (16-byte hash + 8-byte offset)
 
 
@@ -92,6 +91,8 @@ class CleanStats:
     first_dirty: int = 0
     end_offset: int = 0
     seconds: float = 0.0
+    throttled_seconds: float = 0.0
+    """Time the pass waited to stay under log.cleaner.io.max.bytes.per.second."""
 
 
 @dataclass
@@ -99,88 +100,6 @@ class _LogState:
     first_dirty: int = 0
     next_horizon: int | None = None
     """The earliest delete horizon of a tombstone kept in the cleaned range: the log is cleaned again then."""
-
-
-class CleaningAborted(Exception):
-    pass
-
-
-# -- reading segments from the worker thread -----------------------------------------------------------------
-
-
-class _Source:
-    """The bytes of one segment as they were when the pass was planned, readable from another thread: the file
-    opened by the worker itself, one segment at a time (a segment deleted meanwhile makes the pass give up), the
-    storage object in memory (closed segments never change), or a copy (the active in-memory segment grows)."""
-
-    def __init__(self, segment: LogSegment, *, snapshot: bool) -> None:
-        self.base_offset = segment.base_offset
-        self.size = segment.size
-        storage = segment.log.storage
-        self._fd: int | None = None
-        self._path: str | None = None
-        self._data: bytes | None = None
-        self._storage = None
-        path = getattr(storage, "path", None)
-        if isinstance(storage, MemoryStorage) or path is None:
-            if snapshot:
-                self._data = storage.read(0, self.size)
-            else:
-                self._storage = storage
-        else:
-            self._path = str(path)
-
-    def read(self, position: int, size: int) -> bytes:
-        size = min(size, self.size - position)
-        if size <= 0:
-            return b""
-        if self._path is not None:
-            if self._fd is None:
-                try:
-                    self._fd = os.open(self._path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-                except FileNotFoundError:
-                    raise CleaningAborted(f"segment {self.base_offset} was deleted during the pass") from None
-            data = os.pread(self._fd, size, position)
-            if len(data) < size:
-                raise CleaningAborted(f"segment {self.base_offset} changed during the pass")
-            return data
-        if self._data is not None:
-            return self._data[position:position + size]
-        return self._storage.read(position, size)  # type: ignore[union-attr]
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def closing(self, items: Iterator) -> Iterator:  # type: ignore[type-arg]
-        """items, then the file closed (also when the consumer stops early)."""
-        try:
-            yield from items
-        finally:
-            self.close()
-
-    def batches(self, with_bytes: bool = False) -> Iterator[tuple[int, BatchHeader, bytes | None]]:
-        """(position, header, whole batch bytes when asked) of every batch, read in large chunks."""
-        position = 0
-        chunk = b""
-        chunk_start = 0
-        while position + HEADER_SIZE <= self.size:
-            offset = position - chunk_start
-            if offset + HEADER_SIZE > len(chunk):
-                chunk = self.read(position, max(_READ_CHUNK, HEADER_SIZE))
-                chunk_start, offset = position, 0
-            header = parse_header(chunk, offset)
-            if header.magic != 2 or header.batch_length < HEADER_SIZE - 12 or position + header.size > self.size:
-                raise CleaningAborted(f"unreadable batch at position {position} of segment {self.base_offset}")
-            data = None
-            if with_bytes:
-                if offset + header.size > len(chunk):
-                    chunk = self.read(position, max(_READ_CHUNK, header.size))
-                    chunk_start, offset = position, 0
-                data = chunk[offset:offset + header.size]
-            yield position, header, data
-            position += header.size
 
 
 # -- the plan made on the event loop ---------------------------------------------------------------------------
@@ -193,10 +112,11 @@ class _Plan:
     first_dirty: int
     upper: int
     cleanable: list[LogSegment]
-    sources: list[_Source]  # one per segment of the log, in order (cleanable ones first)
+    sources: list[Source]  # one per segment of the log, in order (cleanable ones first)
     directory_path: str | None
     max_map_entries: int
     stats: CleanStats
+    io_rate: float = float("inf")  # log.cleaner.io.max.bytes.per.second
 
 
 @dataclass
@@ -225,8 +145,10 @@ class LogCleaner:
         dedupe_buffer_bytes: Callable[[], int] | int = 128 * 1024 * 1024,
         enabled: Callable[[], bool] | bool = True,
         clock: Callable[[], int] | None = None,
+        io_max_bytes_per_second: Callable[[], float] | float = float("inf"),
     ) -> None:
         self._targets = targets
+        self._io_rate = io_max_bytes_per_second
         self._backoff_ms = backoff_ms
         self._dedupe_bytes = dedupe_buffer_bytes
         self._enabled = enabled
@@ -336,10 +258,10 @@ class LogCleaner:
             due = True
         if not due:
             return None
-        sources: list[_Source] = []
+        sources: list[Source] = []
         try:
             for segment in segments:
-                sources.append(_Source(segment, snapshot=segment is active))
+                sources.append(Source(segment, snapshot=segment is active))
         except OSError:
             for source in sources:
                 source.close()
@@ -350,6 +272,7 @@ class LogCleaner:
             sources=sources, directory_path=None if path is None else str(path),
             max_map_entries=max(int(self._value(self._dedupe_bytes)) // MAP_ENTRY_BYTES, 1),
             stats=CleanStats(target.name, first_dirty=state.first_dirty),
+            io_rate=float(self._value(self._io_rate)),
         )
 
     # -- swapping (event loop)
@@ -411,6 +334,17 @@ def _replace_segment(log_: Log, output: _SegmentOutput) -> None:
 
 
 def _clean(plan: _Plan, stop: threading.Event) -> _Result:
+    stats = plan.stats
+    throttler = Throttler(plan.io_rate, stop)
+    for each in plan.sources:
+        each.throttler = throttler
+    try:
+        return _clean_range(plan, stop, throttler)
+    finally:
+        stats.throttled_seconds = throttler.slept
+
+
+def _clean_range(plan: _Plan, stop: threading.Event, throttler: Throttler) -> _Result:
     stats = plan.stats
     now = plan.now_ms
     config = plan.target.config
@@ -476,7 +410,7 @@ def _clean(plan: _Plan, stop: threading.Event) -> _Result:
             break
         source = clean_sources[i]
         output = _SegmentOutput(segment, source.size)
-        writer = _Writer(plan.directory_path, segment.base_offset)
+        writer = Writer(plan.directory_path, segment.base_offset)
         changed = False
         try:
             for _, header, data in source.closing(source.batches(with_bytes=True)):
@@ -489,6 +423,7 @@ def _clean(plan: _Plan, stop: threading.Event) -> _Result:
                     changed = True
                 if kept:
                     writer.write(kept)
+                    throttler.maybe_throttle(len(kept))
                 if horizon is not None and (result.next_horizon is None or horizon < result.next_horizon):
                     result.next_horizon = horizon
             if changed:
@@ -504,7 +439,7 @@ def _clean(plan: _Plan, stop: threading.Event) -> _Result:
     return result
 
 
-def _control_type(source: _Source, position: int, header: BatchHeader) -> int | None:
+def _control_type(source: Source, position: int, header: BatchHeader) -> int | None:
     """The type of a control batch's record (ABORT 0, COMMIT 1), None when unreadable."""
     try:
         records = decode_records(source.read(position, header.size), verify_crc=False)
@@ -590,58 +525,3 @@ def _empty_batch(header: BatchHeader) -> bytes:
         max_timestamp=header.max_timestamp,
     ))
     return bytes(batch)
-
-
-
-
-class _Writer:
-    """The cleaned copy of one segment: a temporary file beside it on disk, bytes in memory."""
-
-    def __init__(self, directory: str | None, base_offset: int) -> None:
-        self.size = 0
-        self._chunks: list[bytes] | None = None
-        self._fd: int | None = None
-        self._path: str | None = None
-        if directory is None:
-            self._chunks = []
-        else:
-            self._path = os.path.join(directory, segment_file_name(base_offset, LOG_SUFFIX) + CLEANED_SUFFIX)
-            self._fd = os.open(self._path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
-        self._pending: list[bytes] = []
-        self._pending_size = 0
-
-    def write(self, data: bytes) -> None:
-        self.size += len(data)
-        if self._chunks is not None:
-            self._chunks.append(data)
-            return
-        self._pending.append(data)
-        self._pending_size += len(data)
-        if self._pending_size >= _READ_CHUNK:
-            self._flush_pending()
-
-    def _flush_pending(self) -> None:
-        if self._pending and self._fd is not None:
-            view = memoryview(b"".join(self._pending))
-            while view:
-                written = os.write(self._fd, view)
-                view = view[written:]
-        self._pending, self._pending_size = [], 0
-
-    def finish(self) -> tuple[bytes | None, str | None]:
-        if self._chunks is not None:
-            return b"".join(self._chunks), None
-        self._flush_pending()
-        assert self._fd is not None
-        os.fsync(self._fd)
-        os.close(self._fd)
-        self._fd = None
-        return None, self._path
-
-    def discard(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        if self._path is not None and os.path.exists(self._path):
-            os.unlink(self._path)
-        self._chunks = None

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 GIB = 1024 * 1024 * 1024
 DAY_MS = 24 * 60 * 60 * 1000
 INT32_MAX = 2**31 - 1
+LONG_MAX = 2**63 - 1
 
 # Kafka topic config key -> LogConfig field.
 _KAFKA_KEYS = {
@@ -22,6 +23,8 @@ _KAFKA_KEYS = {
     "retention.ms": "retention_ms",
     "retention.bytes": "retention_bytes",
     "max.message.bytes": "max_message_bytes",
+    "flush.messages": "flush_messages",
+    "flush.ms": "flush_ms",
 }
 
 
@@ -43,6 +46,10 @@ class LogConfig:
     """Largest batch the caller accepts (checked by the produce handler, carried here with the topic)."""
     flush_on_roll: bool = True
     """fsync a segment when it stops being active, so recovery after a crash only rescans the newest one."""
+    flush_messages: int = LONG_MAX
+    """fsync within the append once this many messages are unflushed (Kafka's flush.messages; 1: every write)."""
+    flush_ms: int = LONG_MAX
+    """fsync (in the background) data left unflushed longer than this (Kafka's flush.ms)."""
 
     def __post_init__(self) -> None:
         self.validate()
@@ -61,6 +68,8 @@ class LogConfig:
             raise ValueError("retention values must be >= -1")
         if self.max_message_bytes < 0:
             raise ValueError("max_message_bytes must be >= 0")
+        if self.flush_messages < 1 or self.flush_ms < 0:
+            raise ValueError("flush_messages must be >= 1 and flush_ms >= 0")
 
     def update(self, **changes: Any) -> None:
         """Change settings in place (all or nothing), seen at once by every log sharing this config."""

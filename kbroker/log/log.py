@@ -28,6 +28,7 @@ from .checkpoint import OffsetCheckpoint
 from .config import LogConfig
 from .epoch_cache import LeaderEpochFileCache
 from .errors import LogClosedError, OffsetOutOfRange
+from .flusher import BackgroundFlusher
 from .loader import (
     CLEAN_SHUTDOWN_FILE,
     LOG_START_OFFSET_FILE,
@@ -36,7 +37,8 @@ from .loader import (
     apply_batch,
     load_producer_state,
 )
-from .producer_state import AppendOrigin, CompletedTxn, ProducerAppendInfo, ProducerStateManager
+from .producer_state import AppendOrigin, CompletedTxn, ProducerAppendInfo, ProducerStateManager, snapshot_file_name
+from .recovery_point import RecoveryPoint
 from .segment import LogSegment
 from .segments import LogSegments
 from .storage import Bytes, Directory, DiskDirectory, MemoryDirectory
@@ -109,6 +111,7 @@ class Log:
         log_start_checkpoint: OffsetCheckpoint,
         recovery_point_checkpoint: OffsetCheckpoint,
         producer_state: ProducerStateManager | None = None,
+        flusher: BackgroundFlusher | None = None,
     ) -> None:
         self.directory = directory
         self._config = config
@@ -116,14 +119,15 @@ class Log:
         self._log_start_offset = log_start_offset
         self._log_end_offset = log_end_offset
         self._high_watermark = log_end_offset
-        self._recovery_point = recovery_point
-        self._persisted_recovery_point = recovery_point
+        self._recovery = RecoveryPoint(directory.name, recovery_point, recovery_point_checkpoint,
+                                       flusher if directory.path is not None else None)
         self.leader_epoch_cache = leader_epoch_cache
         self._log_start_checkpoint = log_start_checkpoint
-        self._recovery_point_checkpoint = recovery_point_checkpoint
         self._closed = False
         self.had_clean_shutdown = True
         self.recovered_bytes = 0
+        self.bytes_read = 0
+        """Record bytes served by read() since open: lets tests and benchmarks see how often data is re-read."""
         if producer_state is None:
             producer_state = ProducerStateManager(directory)
             producer_state.update_map_end_offset(log_end_offset)
@@ -131,9 +135,11 @@ class Log:
         producer_state.on_high_watermark_updated(self._high_watermark)
 
     @classmethod
-    def open(cls, directory: Path | str | Directory | None, config: LogConfig, *, in_memory: bool = False) -> Log:
+    def open(cls, directory: Path | str | Directory | None, config: LogConfig, *, in_memory: bool = False,
+             flusher: BackgroundFlusher | None = None) -> Log:
         """Load (and after a crash, repair) the log in directory, creating it when new. in_memory keeps every
-        byte in memory (directory is then only a name, or None); a Directory object is used as given."""
+        byte in memory (directory is then only a name, or None); a Directory object is used as given. With a
+        flusher, rolled segments are fsynced on its thread instead of inside the append that rolls."""
         config.validate()
         target = _as_directory(directory, in_memory)
         epoch_cache = LeaderEpochFileCache(target)
@@ -151,6 +157,7 @@ class Log:
             log_start_checkpoint=start_ckpt,
             recovery_point_checkpoint=recovery_ckpt,
             producer_state=loaded.producer_state,
+            flusher=flusher,
         )
         opened.had_clean_shutdown = loaded.had_clean_shutdown
         opened.recovered_bytes = loaded.truncated_bytes
@@ -211,7 +218,7 @@ class Log:
     @property
     def recovery_point(self) -> int:
         """Everything below this offset is fsynced; recovery after a crash starts from its segment."""
-        return self._recovery_point
+        return self._recovery.offset
 
     @property
     def size_bytes(self) -> int:
@@ -311,6 +318,8 @@ class Log:
                 segment.txn_index.append(AbortedTxn(txn.producer_id, txn.first_offset, txn.last_offset, lso))
             state.complete_txn(txn)
         state.update_map_end_offset(next_offset)
+        if next_offset - self._recovery.offset >= self._config.flush_messages:
+            self.flush()  # flush.messages: the user asked for durability before the answer, as in Kafka
         return AppendInfo(
             first_offset,
             last_offset,
@@ -358,9 +367,9 @@ class Log:
         self._segments.add(new)
         # the producer state as of the new segment's start: recovery replays from there, not from the log start
         self.producer_state.update_map_end_offset(self._log_end_offset)
-        self.producer_state.take_snapshot()
+        self.producer_state.take_snapshot(sync=self._recovery.flusher is None)
         if self._config.flush_on_roll:
-            self.flush(new.base_offset)
+            self.flush_in_background(new.base_offset)
         old.release_indexes()  # memory for indexes only where reads need them; they load again on demand
         return new
 
@@ -382,6 +391,7 @@ class Log:
                 found = segment.read(offset, max_bytes, max_offset=max_offset, min_one_batch=min_one_batch)
                 if found is not None:
                     if found.records:
+                        self.bytes_read += len(found.records)
                         return ReadInfo(
                             found.records, offset, found.first_offset, found.next_offset,
                             self._high_watermark, start, end,
@@ -389,6 +399,27 @@ class Log:
                     break
                 segment = self._segments.higher(segment.base_offset)
         return ReadInfo(b"", offset, offset, offset, self._high_watermark, start, end)
+
+    def offset_position(self, offset: int) -> tuple[int, int]:
+        """(segment base offset, byte position) where the batch holding offset starts, or where the next batch
+        will go when offset is at the log end (Kafka's LogOffsetMetadata). Reads batch headers only, and at the
+        log end nothing at all, so a waiting fetch can measure the bytes that became available without reading
+        them."""
+        self._check_open()
+        if offset >= self._log_end_offset:
+            active = self._segments.active
+            return active.base_offset, active.size
+        segment = self._segments.floor(offset) or self._segments.first
+        while segment is not None:
+            found = segment.translate_offset(offset)
+            if found is not None:
+                return segment.base_offset, found[0]
+            following = self._segments.higher(segment.base_offset)
+            if following is None:
+                return segment.base_offset, segment.size
+            segment = following
+        active = self._segments.active
+        return active.base_offset, active.size
 
     def collect_aborted_transactions(self, fetch_offset: int, upper_bound: int) -> list[AbortedTxn]:
         """Aborted transactions overlapping [fetch_offset, upper_bound): what a read_committed Fetch returning
@@ -509,7 +540,7 @@ class Log:
         active.truncate_to(offset)
         self._log_end_offset = active.read_next_offset()
         self._high_watermark = min(self._high_watermark, self._log_end_offset)
-        self._recovery_point = min(self._recovery_point, self._log_end_offset)
+        self._recovery.cut(self._log_end_offset)
         self.leader_epoch_cache.truncate_from_end(self._log_end_offset)
         if self._log_start_offset > self._log_end_offset:
             self._set_log_start_offset(self._log_end_offset, allow_decrease=True)
@@ -528,10 +559,10 @@ class Log:
         for segment in self._segments.clear():
             segment.delete()
         self._segments.add(LogSegment.create(self.directory, offset, self._config))
-        self._log_end_offset = self._high_watermark = self._recovery_point = offset
+        self._log_end_offset = self._high_watermark = offset
+        self._recovery.reset(offset)
         self.leader_epoch_cache.clear()
         self.producer_state.truncate_fully_and_start_at(offset)
-        self._write_recovery_point()
 
     def delete_records_before(self, offset: int) -> int:
         """DeleteRecords: move the log start up to offset (which may fall inside a segment or batch) and
@@ -602,21 +633,47 @@ class Log:
     # -- lifecycle --
 
     def flush(self, up_to: int | None = None) -> None:
-        """fsync everything below up_to (default: the log end) and move the recovery point there."""
+        """fsync everything below up_to (default: the log end) and move the recovery point there, now."""
         self._check_open()
         target = self._log_end_offset if up_to is None else min(up_to, self._log_end_offset)
-        if target <= self._recovery_point:
-            return
-        for segment in self._segments.from_offset(self._recovery_point):
-            if segment.base_offset >= target:
-                break
-            segment.flush()
-        self._recovery_point = target
-        self._write_recovery_point()
 
-    def _write_recovery_point(self) -> None:
-        self._recovery_point_checkpoint.write(self._recovery_point)
-        self._persisted_recovery_point = self._recovery_point
+        def fsync_from(start: int) -> None:
+            for segment in self._segments.from_offset(start):
+                if segment.base_offset >= target:
+                    break
+                segment.flush()
+
+        self._recovery.flush_now(target, fsync_from)
+
+    def flush_in_background(self, up_to: int | None = None) -> None:
+        """Like flush, on the flusher's thread when the log has one: the segments' files (and the producer
+        snapshot at up_to) are fsynced there, and only then does the recovery point move, so it never claims
+        more than is on disk. Without a flusher (in memory, bare logs in tests) this is flush()."""
+        if self._recovery.flusher is None:
+            self.flush(up_to)
+            return
+        self._check_open()
+        target = self._log_end_offset if up_to is None else min(up_to, self._log_end_offset)
+        start = self._recovery.scheduled
+        if target <= start:
+            return
+        root = self.directory.path
+        assert root is not None
+        # segments below `start` are in jobs submitted before this one, which run (and succeed) first
+        paths = [path for segment in self._segments.from_offset(start)
+                 if segment.base_offset < target for path in segment.file_paths()]
+        paths.append(root / snapshot_file_name(target))
+        self._recovery.flush_later(target, paths, root)
+
+    def flush_if_due(self, now_ms: int) -> bool:
+        """flush.ms: start a background flush when unflushed data is older than the setting; True if started."""
+        recovery = self._recovery
+        if self._closed or self._log_end_offset <= recovery.offset or \
+                now_ms - recovery.last_flush_ms < self._config.flush_ms:
+            return False
+        recovery.last_flush_ms = now_ms  # the next check waits a whole interval, whatever the flush takes
+        self.flush_in_background()
+        return True
 
     def close(self) -> None:
         """Flush, close every file and leave the clean-shutdown marker, so the next open skips recovery."""
@@ -626,24 +683,27 @@ class Log:
             segment.on_become_inactive()
         self.flush()
         self._segments.active.flush()  # its time index got a final entry just now
-        if self._recovery_point != self._persisted_recovery_point:  # lowered by a truncation
-            self._write_recovery_point()
+        self._recovery.persist_if_lowered()
         self.producer_state.update_map_end_offset(self._log_end_offset)
         self.producer_state.take_snapshot()
         for segment in self._segments:
             segment.close()
         # Everything is durable by now; the marker itself needs no fsync (lost, it only costs a recovery).
         self.directory.open(CLEAN_SHUTDOWN_FILE).close()
+        self._recovery.close()
         self._closed = True
 
     def delete(self) -> None:
-        """Close the files and remove the whole partition directory."""
+        """Close the files and remove the whole partition directory: renamed at once, its files removed on the
+        flusher's thread when the log has one."""
         if not self._closed:
             for segment in self._segments:
                 segment.log.close()
                 segment.offset_index.close()
                 segment.time_index.close()
                 segment.txn_index.close()
+            self._recovery.close()
             self._closed = True
         self._segments.clear()
-        self.directory.remove()
+        flusher = self._recovery.flusher
+        self.directory.remove(flusher.submit if flusher is not None else None)

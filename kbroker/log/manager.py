@@ -2,12 +2,13 @@
 
 Layout: `<data_dir>/<topic>-<partition>/`. Topic names may contain '-' and '.', so the partition is what
 follows the last '-'. A deleted partition's directory is first renamed to `<topic>-<partition>.<uuid>-delete`
-(one atomic step: after it the partition is gone even if removing the files is interrupted), then removed;
-leftovers of that kind are removed at start-up. `.lock` keeps a second broker off the same directory.
+(one atomic step: after it the partition is gone even if removing the files is interrupted), then removed on
+the flusher's thread, off the event loop; leftovers of that kind are removed (in the background) at start-up. `.lock` keeps a second broker off the same directory.
 """
 from __future__ import annotations
 
 import fcntl
+import functools
 import logging
 import os
 import re
@@ -15,7 +16,8 @@ import shutil
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .config import LogConfig
+from .config import LONG_MAX, LogConfig
+from .flusher import BackgroundFlusher
 from .log import Log
 from .storage import DELETE_SUFFIX, MemoryDirectory
 
@@ -54,7 +56,10 @@ class LogManager:
         self.default_config = default_config or LogConfig()
         self._logs: dict[TopicPartition, Log] = {}
         self._lock_fd: int | None = None
+        self.flusher: BackgroundFlusher | None = None
+        """fsyncs rolled segments off the event loop (on disk only)."""
         if self.data_dir is not None:
+            self.flusher = BackgroundFlusher()
             self.data_dir.mkdir(parents=True, exist_ok=True)
             self._lock()
 
@@ -86,9 +91,12 @@ class LogManager:
         for entry in sorted(os.scandir(self.data_dir), key=lambda e: e.name):
             if not entry.is_dir():
                 continue
-            if entry.name.endswith(DELETE_SUFFIX):
+            if entry.name.endswith(DELETE_SUFFIX):  # a deletion the last run did not finish: finish it
                 log.info("removing partially deleted %s", entry.name)
-                shutil.rmtree(entry.path, ignore_errors=True)
+                if self.flusher is not None:
+                    self.flusher.submit(functools.partial(shutil.rmtree, entry.path, ignore_errors=True))
+                else:
+                    shutil.rmtree(entry.path, ignore_errors=True)
                 continue
             parsed = parse_partition_dir_name(entry.name)
             if parsed is None:
@@ -97,7 +105,7 @@ class LogManager:
             if parsed in self._logs:
                 continue
             config = config_for(parsed[0]) if config_for is not None else self.default_config
-            opened = Log.open(Path(entry.path), config)
+            opened = Log.open(Path(entry.path), config, flusher=self.flusher)
             if not opened.had_clean_shutdown:
                 log.warning(
                     "recovered %s-%d after an unclean shutdown (%d bytes cut); log end offset %d",
@@ -120,7 +128,7 @@ class LogManager:
         if self.data_dir is None:
             created = Log.open(MemoryDirectory(name), config)
         else:
-            created = Log.open(self.data_dir / name, config)
+            created = Log.open(self.data_dir / name, config, flusher=self.flusher)
         self._logs[key] = created
         return created
 
@@ -136,6 +144,11 @@ class LogManager:
         for _, each in self:
             each.flush()
 
+    def flush_due(self, now_ms: int) -> int:
+        """flush.ms / log.flush.interval.ms: start background flushes of the logs whose unflushed data is older
+        than their setting; returns how many were started."""
+        return sum(each.flush_if_due(now_ms) for _, each in self if each.config.flush_ms < LONG_MAX)
+
     def enforce_retention(self, now_ms: int) -> int:
         """One retention pass over every log; returns the number of segments deleted."""
         return sum(each.enforce_retention(now_ms) for _, each in self)
@@ -148,6 +161,8 @@ class LogManager:
             except OSError:
                 log.exception("closing log %s-%d", *key)
         self._logs.clear()
+        if self.flusher is not None:
+            self.flusher.close()  # waits for flushes under way: no thread touches the directory after the lock
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None

@@ -449,12 +449,13 @@ class ProducerStateManager:
             self._ongoing[entry.current_txn_first_offset] = TxnMetadata(entry.producer_id,
                                                                         entry.current_txn_first_offset)
 
-    def take_snapshot(self) -> bool:
-        """Write the state as of map_end_offset if it moved on since the last snapshot; True if written."""
+    def take_snapshot(self, *, sync: bool = True) -> bool:
+        """Write the state as of map_end_offset if it moved on since the last snapshot; True if written.
+        sync=False leaves the fsync to the caller (a segment roll flushes it in the background, as Kafka)."""
         if self.map_end_offset <= self.last_snap_offset:
             return False
         offset = self.map_end_offset
-        self.directory.write_atomic(snapshot_file_name(offset), write_snapshot(self.producers.values()))
+        self.directory.write_atomic(snapshot_file_name(offset), write_snapshot(self.producers.values()), sync=sync)
         if offset not in self._snapshots:
             self._snapshots.append(offset)
             self._snapshots.sort()

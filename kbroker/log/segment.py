@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable
 
 from wire.records import HEADER_SIZE, BatchHeader, CorruptRecordError, parse_header
@@ -324,6 +325,14 @@ class LogSegment:
         return next_offset
 
     # -- lifecycle --
+
+    def file_paths(self) -> list[Path]:
+        """The segment's files on disk (none in memory), for a flush on another thread."""
+        root = self.directory.path
+        if root is None:
+            return []
+        return [root / segment_file_name(self.base_offset, suffix)
+                for suffix in (LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX)]
 
     def flush(self) -> None:
         self.log.flush()

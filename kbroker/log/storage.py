@@ -6,12 +6,13 @@ tests exercise the real code paths, recovery included.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import time
 import uuid
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 Bytes = bytes | bytearray | memoryview
 DELETE_SUFFIX = "-delete"
@@ -67,12 +68,13 @@ class Directory(Protocol):
 
     def read_bytes(self, name: str) -> bytes | None: ...
 
-    def write_atomic(self, name: str, data: bytes) -> None:
-        """Replace name's content so that a crash leaves either the old or the new content (checkpoints)."""
+    def write_atomic(self, name: str, data: bytes, *, sync: bool = True) -> None:
+        """Replace name's content so that a crash leaves either the old or the new content (checkpoints).
+        sync=False skips the fsyncs: the caller makes the file durable later (a background flush)."""
         ...
 
-    def remove(self) -> None:
-        """Delete the directory and everything in it."""
+    def remove(self, later: Callable[[Callable[[], None]], object] | None = None) -> None:
+        """Delete the directory and everything in it (the files through `later(job)` when given)."""
         ...
 
 
@@ -187,16 +189,20 @@ class DiskDirectory:
         except FileNotFoundError:
             return None
 
-    def write_atomic(self, name: str, data: bytes) -> None:
+    def write_atomic(self, name: str, data: bytes, *, sync: bool = True) -> None:
         tmp = self._path / (name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
         try:
-            os.write(fd, data)
-            os.fsync(fd)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, self._path / name)
-        self.sync()
+        if sync:
+            self.sync()
 
     def sync(self) -> None:
         """fsync the directory itself, so renames and new files survive a power loss."""
@@ -206,15 +212,19 @@ class DiskDirectory:
         finally:
             os.close(fd)
 
-    def remove(self) -> None:
+    def remove(self, later: Callable[[Callable[[], None]], object] | None = None) -> None:
         """Rename to `<name>.<uuid>-delete` first (atomic: from then on the partition is gone even if the
-        removal is interrupted; start-up removes such leftovers), then remove it."""
+        removal is interrupted; start-up removes such leftovers), then remove it: through `later` (a background
+        worker's submit) when given, so that the caller never waits for the files to go."""
         doomed = self._path.with_name(f"{self._path.name}.{uuid.uuid4().hex}{DELETE_SUFFIX}")
         try:
             os.rename(self._path, doomed)
         except FileNotFoundError:
             return
-        shutil.rmtree(doomed, ignore_errors=True)
+        if later is None:
+            shutil.rmtree(doomed, ignore_errors=True)
+        else:
+            later(functools.partial(shutil.rmtree, doomed, ignore_errors=True))
 
 
 # -- in memory -----------------------------------------------------------------------------------------------
@@ -243,6 +253,11 @@ class MemoryStorage:
     def read(self, position: int, size: int) -> bytes:
         with memoryview(self._data) as view:
             return bytes(view[position : position + size])
+
+    def read_from_thread(self, position: int, size: int) -> bytes:
+        """read() for another thread while the event loop appends: a slice copies under the GIL and exports no
+        buffer, so an append at the same moment cannot fail to resize the bytearray."""
+        return bytes(self._data[position : position + size])
 
     def truncate(self, size: int) -> None:
         if size < len(self._data):
@@ -294,10 +309,10 @@ class MemoryDirectory:
         storage = self._files.get(name)
         return None if storage is None else storage.read(0, storage.size)
 
-    def write_atomic(self, name: str, data: bytes) -> None:
+    def write_atomic(self, name: str, data: bytes, *, sync: bool = True) -> None:
         storage = MemoryStorage()
         storage.append(data)
         self._files[name] = storage
 
-    def remove(self) -> None:
+    def remove(self, later: Callable[[Callable[[], None]], object] | None = None) -> None:
         self._files.clear()

@@ -229,3 +229,18 @@ def test_alter_configs_legacy_versions(raw: RawClient, version: int) -> None:
                           "configs": [{"name": "retention.ms", "value": "x"}]}], "validate_only": False}
     response = raw.request(33, version, bad)["responses"][0]
     assert response["error_code"] == 40 and "retention.ms" in response["error_message"]
+
+
+def test_describe_topic_partitions_pages_at_the_configured_limit(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """max.request.partition.size.limit caps a page whatever response_partition_limit asks for."""
+    broker = BrokerProcess(tmp_path / "data", "--set", "max.request.partition.size.limit=4").start()
+    try:
+        with RawClient(broker.bootstrap) as raw:
+            topic = unique("paged")
+            create_topic(raw, topic, partitions=10)
+            body = {"topics": [{"name": topic}], "response_partition_limit": 2000, "cursor": None}
+            first = raw.request(75, 0, body)
+            assert [p["partition_index"] for p in first["topics"][0]["partitions"]] == [0, 1, 2, 3]
+            assert first["next_cursor"]["partition_index"] == 4
+    finally:
+        broker.stop()

@@ -267,6 +267,18 @@ def test_raw_alter_configs_preprocessing(raw: RawClient) -> None:
     assert raw.request(44, 1, back)["responses"][0]["error_code"] == 0
 
 
+def test_raw_incremental_alter_configs_names_the_requested_node(raw: RawClient) -> None:
+    """A resource naming another node is refused with a message that names the node asked for, not this one."""
+    for rtype, pattern in ((8, "Unexpected node id. Expected 1, but received 7"),
+                           (4, "Unexpected broker id, expected 1 or empty string, but received 7")):
+        body = {"resources": [{"resource_type": rtype, "resource_name": "7", "configs": [
+            {"name": "kbroker.log.cleaner" if rtype == 8 else "log.retention.bytes", "config_operation": 0,
+             "value": "DEBUG" if rtype == 8 else "1000"}]}], "validate_only": False}
+        response = raw.request(44, 1, body)["responses"][0]
+        assert response["error_code"] == 42 and response["resource_name"] == "7"
+        assert response["error_message"] == pattern
+
+
 def test_configs_survive_restart(tmp_path) -> None:  # type: ignore[no-untyped-def]
     broker = BrokerProcess(tmp_path / "data").start()
     try:

@@ -122,3 +122,32 @@ def test_client_batches_are_checked_before_the_topic_rewrites_them(raw: RawClien
     broken[17:21] = crc32c.crc32c(bytes(broken[21:])).to_bytes(4, "big")  # a valid CRC over a bad payload
     assert send(lz4, bytes(broken), 9) == ErrorCode.INVALID_RECORD
     assert send(lz4, batch((b"k", b"ok", now)), 9) == 0  # and the connection is still usable
+
+
+@pytest.mark.parametrize("codec,name,levels", [(1, "gzip", ("1", "9")), (3, "lz4", ("1", "17")),
+                                                (4, "zstd", ("1", "19"))])
+def test_recompression_uses_the_topic_compression_level(raw: RawClient, codec: int, name: str,
+                                                          levels: tuple[str, str]) -> None:
+    """KIP-390: compression.<codec>.level decides how the broker recompresses; the stored payload is what that
+    level produces, and the two levels give different bytes."""
+    from wire import compression
+
+    now = int(time.time() * 1000)
+    text = b" ".join(b"word%d" % ((i * 7919) % 1000) for i in range(3000))
+    records = [Record(i, 0, b"k%d" % i, text[i * 500:(i + 1) * 500] * 4) for i in range(20)]
+    plain = build_batch(records, base_timestamp=now)
+    payloads = []
+    for level in levels:
+        topic = unique(f"level-{name}")
+        create_topic(raw, topic, configs={"compression.type": name, f"compression.{name}.level": level})
+        assert produce(raw, topic, 0, plain)["error_code"] == 0
+        stored = bytes(fetch(raw, topic, 0, 0)["records"])
+        [(_, header)] = list(iter_batches(stored))
+        assert header.compression == codec
+        payload = stored[61:header.size]
+        body = compression.decompress(codec, payload)
+        assert payload == compression.compress(codec, body, int(level))
+        payloads.append(payload)
+    assert payloads[0] != payloads[1]
+    if codec == 1:  # gzip's XFL byte says which: 4 fastest (level 1), 2 best (level 9)
+        assert (payloads[0][8], payloads[1][8]) == (4, 2)

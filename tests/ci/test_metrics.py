@@ -123,3 +123,19 @@ def test_in_process_metrics_and_faults_counted(kafka_broker: KafkaBroker) -> Non
     assert value(text, "kbroker_faults_injected_total", kind="error", api="Produce") == 1
     assert value(text, "kbroker_topic_messages_in_total", topic=topic) == 1  # the refused one is not counted
     assert scrape(kafka_broker.metrics_url) .count("kbroker_partition_high_watermark") >= 1
+
+
+@pytest.mark.kafka_broker(metrics=True)
+def test_deleted_topic_metrics_disappear(kafka_broker: KafkaBroker) -> None:
+    topic = kafka_broker.create_topic()
+    kafka_broker.produce(topic, [b"one", b"two"])
+    assert kafka_broker.values(topic) == [b"one", b"two"]
+    text = kafka_broker.metrics_text()
+    assert value(text, "kbroker_topic_messages_in_total", topic=topic) == 2
+    assert value(text, "kbroker_topic_bytes_out_total", topic=topic) > 0
+    kafka_broker.delete_topic(topic)
+    text = kafka_broker.metrics_text()
+    assert f'topic="{topic}"' not in text, [line for line in text.splitlines() if topic in line]
+    kafka_broker.create_topic(topic)  # the same name again starts from zero
+    kafka_broker.produce(topic, [b"three"])
+    assert value(kafka_broker.metrics_text(), "kbroker_topic_messages_in_total", topic=topic) == 1

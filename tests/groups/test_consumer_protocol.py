@@ -304,3 +304,53 @@ def test_static_member_leaves_for_a_while_and_comes_back(kip848_broker) -> None:
         assert back["error_code"] == 0 and parts(back) == {tid: mine} and back["member_epoch"] == epoch
         assert hb(b, group, "a-1", epoch, instance="instance-a")["error_code"] == 82  # FENCED_INSTANCE_ID
         del rb
+
+
+classic_only_broker = module_broker("classic-only", "--set", "group.coordinator.rebalance.protocols=classic")
+
+
+def test_classic_only_broker_refuses_the_consumer_protocol(classic_only_broker) -> None:
+    """group.coordinator.rebalance.protocols=classic: as Kafka, ConsumerGroupHeartbeat answers UNSUPPORTED_VERSION
+    and nothing else, ConsumerGroupDescribe answers UNSUPPORTED_VERSION per group; both APIs stay advertised in
+    ApiVersions (Kafka's DefaultApiVersionManager does not filter them); classic groups work."""
+    with Raw(classic_only_broker.bootstrap) as c:
+        group = unique("g")
+        for version in (0, 1):
+            r = hb(c, group, "m" if version else "", 0, topics=["x"], owned={}, rebalance=1000, version=version)
+            assert r["error_code"] == 35, r  # UNSUPPORTED_VERSION
+            assert (r["member_id"], r["member_epoch"], r["heartbeat_interval_ms"], r["assignment"]) == (None, 0, 0, None)
+        described = c.request(DESCRIBE, 0, {"group_ids": [group, "other"], "include_authorized_operations": True})
+        assert [(g["group_id"], g["error_code"]) for g in described["groups"]] == [(group, 35), ("other", 35)]
+        apis = {a["api_key"] for a in c.request(18, 3, {"client_software_name": "t",
+                                                         "client_software_version": "1"})["api_keys"]}
+        assert {HEARTBEAT, DESCRIBE} <= apis
+    topic = unique("t")
+    create_topic(classic_only_broker.bootstrap, topic, PARTITIONS)
+    produce(classic_only_broker.bootstrap, topic, 6)
+    classic = Consumer({"bootstrap.servers": classic_only_broker.bootstrap, "group.id": unique("cg"),
+                        "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    try:
+        classic.subscribe([topic])
+        got = 0
+        deadline = time.monotonic() + 30
+        while got < 6 and time.monotonic() < deadline:
+            msg = classic.poll(0.5)
+            if msg is not None and not msg.error():
+                got += 1
+        assert got == 6
+    finally:
+        classic.close()
+
+
+small_groups_broker = module_broker("small-groups", "--set", "group.consumer.max.size=2")
+
+
+def test_group_consumer_max_size_refuses_a_third_member(small_groups_broker) -> None:
+    with Raw(small_groups_broker.bootstrap) as c:
+        group = unique("g")
+        join(c, group, "m1", ["x"])
+        join(c, group, "m2", ["x"])
+        third = hb(c, group, "m3", 0, topics=["x"], owned={}, rebalance=5000)
+        assert third["error_code"] == 81, third  # GROUP_MAX_SIZE_REACHED
+        assert third["error_message"] == "The consumer group has reached its maximum capacity of 2 members."
+        assert hb(c, group, "m1", 0, topics=["x"], owned={}, rebalance=5000)["error_code"] == 0  # a member rejoins

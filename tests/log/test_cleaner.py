@@ -285,3 +285,71 @@ def test_cleaning_stops_with_the_broker(tmp_path: Path) -> None:
     assert offsets == sorted(offsets)
     time.sleep(0.2)
     assert threading.active_count() < 50
+
+
+class _FakeStop:
+    """threading.Event's wait without waiting: the clock moves on by the time asked for."""
+
+    def __init__(self, clock: list[float]) -> None:
+        self.clock = clock
+        self.waits: list[float] = []
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(seconds)
+        self.clock[0] += seconds
+        return False
+
+
+def test_throttler_keeps_io_under_the_rate() -> None:
+    from kbroker.log.cleaner import Throttler
+
+    now = [100.0]
+    stop = _FakeStop(now)
+    throttler = Throttler(1000.0, stop, clock=lambda: now[0])  # type: ignore[arg-type]
+    throttler.maybe_throttle(500)
+    assert stop.waits == [pytest.approx(0.5)]
+    now[0] += 2.0  # idle for a while: the next bytes are within the rate
+    throttler.maybe_throttle(1000)
+    assert len(stop.waits) == 1
+    throttler.maybe_throttle(2000)  # 3500 bytes in 2.5 s at 1000 B/s: 1 s ahead
+    assert stop.waits[-1] == pytest.approx(1.0) and throttler.slept == pytest.approx(1.5)
+    unlimited = Throttler(float("inf"), stop, clock=lambda: now[0])  # type: ignore[arg-type]
+    unlimited.maybe_throttle(10**9)
+    assert len(stop.waits) == 2
+
+
+def test_io_max_bytes_per_second_throttles_a_pass() -> None:
+    log = open_log(new_directory("memory", Path(".")))
+    fill(log, 600, 50)
+    log.roll()
+    stats, _ = clean(log, cleaner=LogCleaner(lambda: [], clock=Clock(10_000), io_max_bytes_per_second=100_000))
+    assert stats is not None and stats.throttled_seconds > 0
+    log2 = open_log(new_directory("memory", Path(".")))
+    fill(log2, 600, 50)
+    log2.roll()
+    stats2, _ = clean(log2)
+    assert stats2 is not None and stats2.throttled_seconds == 0
+
+
+def test_active_in_memory_segment_is_not_copied_on_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kbroker.log.storage import MemoryStorage
+
+    log = open_log(new_directory("memory", Path(".")), LogConfig(segment_bytes=1 << 24, index_interval_bytes=256))
+    fill(log, 300, 50)
+    log.roll()
+    fill(log, 20000, 50, per_batch=50)  # a large active segment
+    active = log.active_segment.size
+    assert active > 200_000
+    loop_thread = threading.current_thread()
+    reads: list[int] = []
+    real_read = MemoryStorage.read
+
+    def recording_read(self, position: int, size: int) -> bytes:  # type: ignore[no-untyped-def]
+        if threading.current_thread() is loop_thread:
+            reads.append(size)
+        return real_read(self, position, size)
+
+    monkeypatch.setattr(MemoryStorage, "read", recording_read)
+    stats, _ = clean(log)
+    assert stats is not None and stats.segments > 0
+    assert not [size for size in reads if size >= active], reads

@@ -44,6 +44,8 @@ def test_create_get_and_reload(tmp_path: Path) -> None:
     assert set(logs) == {("my-topic.x", 2), ("other", 0)}
     assert logs[("my-topic.x", 2)].log_end_offset == 3
     assert logs[("other", 0)].config.segment_bytes == 2000
+    assert again.flusher is not None
+    again.flusher.drain(30)  # leftovers of an interrupted deletion go on the flush thread
     assert not (tmp_path / "gone-1.0123456789abcdef-delete").exists()
     again.close_all()
 
@@ -55,6 +57,9 @@ def test_delete(tmp_path: Path) -> None:
     assert manager.delete("t", 0)
     assert not manager.delete("t", 0)
     assert manager.get("t", 0) is None
+    assert not (tmp_path / "t-0").exists()  # renamed away at once; the files go on the flush thread
+    assert manager.flusher is not None
+    manager.flusher.drain(30)
     assert [p.name for p in tmp_path.iterdir() if p.name != ".lock"] == []
     assert manager.create("t", 0).log_end_offset == 0  # a new partition by the same name starts empty
     manager.close_all()

@@ -1,0 +1,121 @@
+"""The recovery point of one log: the offset below which everything is on disk, and the one place that moves it.
+
+Recovery after a crash rescans the log from here, so it must never claim more than is fsynced. It moves up after
+a flush, at once when the log flushes on the caller's thread, or on the flusher's thread (kbroker.log.flusher)
+only once that thread has fsynced the files; it moves down when the log is truncated below it, and then no flush
+submitted before the truncation may move it again. It is persisted in the recovery-point checkpoint each time it
+moves. A lock guards it against the flush thread; everything else about the log stays on the event loop.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from .checkpoint import OffsetCheckpoint
+from .flusher import BackgroundFlusher, fsync_paths
+
+log = logging.getLogger(__name__)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class RecoveryPoint:
+    def __init__(self, name: str, offset: int, checkpoint: OffsetCheckpoint,
+                 flusher: BackgroundFlusher | None) -> None:
+        self.name = name
+        self._offset = offset
+        self._persisted = offset
+        self._checkpoint = checkpoint
+        self.flusher = flusher
+        self._lock = threading.Lock()
+        self._generation = 0
+        """Bumped by a truncation or a failed background flush: older flush jobs may no longer move the point."""
+        self._scheduled = offset
+        """Offset up to which background flushes are submitted (they run in order on one thread)."""
+        self.last_flush_ms = now_ms()
+        self._closed = False
+
+    @property
+    def offset(self) -> int:
+        return self._offset
+
+    @property
+    def scheduled(self) -> int:
+        """Where the next background flush starts: what earlier ones do not already cover."""
+        return max(self._offset, self._scheduled)
+
+    def flush_now(self, target: int, fsync_from: Callable[[int], None]) -> None:
+        """Flush on this thread: fsync_from(recovery point) fsyncs everything from there below target; then the
+        point moves to target."""
+        with self._lock:
+            if target <= self._offset:
+                return
+            fsync_from(self._offset)
+            self._offset = target
+            self.last_flush_ms = now_ms()
+            self._persist()
+
+    def flush_later(self, target: int, paths: list[Path], directory: Path) -> None:
+        """Have the flusher fsync paths (and the directory), then move the point to target, unless the log was
+        truncated or closed meanwhile, or an earlier job failed."""
+        assert self.flusher is not None
+        self._scheduled = target
+        generation = self._generation
+
+        def job() -> None:
+            if self._closed:
+                return
+            try:
+                fsync_paths(paths)
+                fsync_paths([directory])  # new files' directory entries
+            except OSError as exc:
+                log.warning("%s: background flush to offset %d failed: %s", self.name, target, exc)
+                with self._lock:  # later jobs counted on this one: none of them may move the point now
+                    self._generation += 1
+                    self._scheduled = self._offset
+                return
+            with self._lock:
+                if self._closed or generation != self._generation or target <= self._offset:
+                    return
+                self._offset = target
+                self.last_flush_ms = now_ms()
+                try:
+                    self._persist()
+                except OSError as exc:  # the directory went away (topic deleted) or the disk failed
+                    log.debug("%s: recovery point checkpoint not written: %s", self.name, exc)
+
+        self.flusher.submit(job)
+
+    def cut(self, offset: int) -> None:
+        """The log was truncated to end at offset."""
+        with self._lock:
+            self._generation += 1
+            self._offset = min(self._offset, offset)
+            self._scheduled = self._offset
+
+    def reset(self, offset: int) -> None:
+        """The log starts afresh, empty at offset: the point is there, persisted at once."""
+        with self._lock:
+            self._generation += 1
+            self._offset = self._scheduled = offset
+            self._persist()
+
+    def persist_if_lowered(self) -> None:
+        """Write a point a truncation lowered (close: the next start must not trust the old one)."""
+        with self._lock:
+            if self._offset != self._persisted:
+                self._persist()
+
+    def close(self) -> None:
+        """No flush job may touch this log's files any more."""
+        with self._lock:
+            self._closed = True
+
+    def _persist(self) -> None:
+        self._checkpoint.write(self._offset)
+        self._persisted = self._offset

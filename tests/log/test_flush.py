@@ -1,0 +1,175 @@
+"""When the log fsyncs: rolled segments on the flusher's thread (the recovery point moving only once they are on
+disk), every flush.messages messages inside the append, and flush.ms in the background."""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kbroker.log import Log, LogConfig
+from kbroker.log.flusher import THREAD_NAME, BackgroundFlusher
+from kbroker.log.loader import RECOVERY_POINT_FILE
+
+from .helpers import make_batch
+
+
+class GatedFsync:
+    """os.fsync that records the calling thread and, when closed, holds the flush thread until opened."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.threads: list[str] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __call__(self, fd: int) -> None:
+        name = threading.current_thread().name
+        self.threads.append(name)
+        if name.startswith(THREAD_NAME):
+            assert self.gate.wait(30), "the test never opened the gate"
+        self.real(fd)
+
+
+@pytest.fixture
+def fsync(monkeypatch: pytest.MonkeyPatch) -> GatedFsync:
+    gated = GatedFsync(os.fsync)
+    monkeypatch.setattr(os, "fsync", gated)
+    return gated
+
+
+def _checkpoint(path: Path) -> int:
+    lines = (path / RECOVERY_POINT_FILE).read_text().split()
+    return int(lines[-1])
+
+
+def test_roll_fsyncs_on_the_flush_thread_and_recovery_point_waits_for_it(tmp_path: Path, fsync: GatedFsync) -> None:
+    flusher = BackgroundFlusher()
+    log = Log.open(tmp_path / "t-0", LogConfig(segment_bytes=200), flusher=flusher)
+    try:
+        # the first append of a leader epoch writes the epoch checkpoint (once per epoch, not per roll)
+        log.append(make_batch(value_size=100), leader_epoch=0, now_ms=1000)
+        fsync.gate.clear()
+        fsync.threads.clear()
+        for _ in range(5):
+            log.append(make_batch(value_size=100), leader_epoch=0, now_ms=1000)
+        assert log.segments >= 3
+        assert not [t for t in fsync.threads if not t.startswith(THREAD_NAME)], fsync.threads
+        assert log.recovery_point == 0  # nothing fsynced yet: the recovery point claims nothing
+        assert not (tmp_path / "t-0" / RECOVERY_POINT_FILE).exists() or _checkpoint(tmp_path / "t-0") == 0
+        fsync.gate.set()
+        flusher.drain(30)
+        active_base = log.active_segment.base_offset
+        assert log.recovery_point == active_base
+        assert _checkpoint(tmp_path / "t-0") == active_base
+    finally:
+        fsync.gate.set()
+        log.close()
+        flusher.close()
+
+
+def test_truncation_below_a_pending_flush_keeps_the_recovery_point_down(tmp_path: Path, fsync: GatedFsync) -> None:
+    flusher = BackgroundFlusher()
+    log = Log.open(tmp_path / "t-0", LogConfig(segment_bytes=200), flusher=flusher)
+    try:
+        fsync.gate.clear()
+        for _ in range(4):
+            log.append(make_batch(value_size=100), leader_epoch=0, now_ms=1000)
+        log.truncate_to(1)
+        fsync.gate.set()
+        flusher.drain(30)
+        assert log.recovery_point <= 1 == log.log_end_offset
+    finally:
+        fsync.gate.set()
+        log.close()
+        flusher.close()
+
+
+def test_flush_messages_fsyncs_before_the_append_returns(tmp_path: Path, fsync: GatedFsync) -> None:
+    log = Log.open(tmp_path / "t-0", LogConfig(flush_messages=2))
+    try:
+        log.append(make_batch(), leader_epoch=0, now_ms=1000)
+        assert log.recovery_point == 0
+        fsync.threads.clear()
+        log.append(make_batch(), leader_epoch=0, now_ms=1000)
+        assert log.recovery_point == 2 and fsync.threads
+        assert _checkpoint(tmp_path / "t-0") == 2
+    finally:
+        log.close()
+
+
+def test_flush_ms_flushes_in_the_background(tmp_path: Path, fsync: GatedFsync) -> None:
+    flusher = BackgroundFlusher()
+    log = Log.open(tmp_path / "t-0", LogConfig(flush_ms=50), flusher=flusher)
+    try:
+        log.append(make_batch(), leader_epoch=0, now_ms=1000)
+        fsync.threads.clear()
+        assert not log.flush_if_due(log._recovery.last_flush_ms + 10)  # not due yet
+        assert log.flush_if_due(log._recovery.last_flush_ms + 60)
+        flusher.drain(30)
+        assert log.recovery_point == 1
+        assert fsync.threads and all(t.startswith(THREAD_NAME) for t in fsync.threads)
+    finally:
+        log.close()
+        flusher.close()
+
+
+def _fsynced_logs(calls: list[str]) -> list[str]:
+    return [name for name in calls if name.endswith(".log")]
+
+
+def test_each_rolled_segment_is_fsynced_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os.fsync
+    gate = threading.Event()
+    calls: list[str] = []
+
+    def recording(fd: int) -> None:
+        if threading.current_thread().name.startswith(THREAD_NAME):
+            assert gate.wait(30)
+            calls.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    flusher = BackgroundFlusher()
+    log = Log.open(tmp_path / "t-0", LogConfig(segment_bytes=200), flusher=flusher)
+    try:
+        for _ in range(8):  # rolls while the flush thread is held: each job gets only the segments it adds
+            log.append(make_batch(value_size=100), leader_epoch=-1, now_ms=1000)
+        gate.set()
+        flusher.drain(30)
+        logs = _fsynced_logs(calls)
+        assert len(logs) == len(set(logs)) == log.segments - 1, calls
+        assert log.recovery_point == log.active_segment.base_offset
+    finally:
+        gate.set()
+        log.close()
+        flusher.close()
+
+
+def test_a_failed_background_flush_moves_nothing_and_the_next_roll_retries(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    real = os.fsync
+    failures = [1]
+
+    def failing_once(fd: int) -> None:
+        if failures and threading.current_thread().name.startswith(THREAD_NAME):
+            failures.pop()
+            raise OSError(5, "Input/output error")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", failing_once)
+    flusher = BackgroundFlusher()
+    log = Log.open(tmp_path / "t-0", LogConfig(segment_bytes=200), flusher=flusher)
+    try:
+        log.append(make_batch(value_size=100), leader_epoch=-1, now_ms=1000)
+        log.append(make_batch(value_size=100), leader_epoch=-1, now_ms=1000)  # rolls: its flush fails
+        flusher.drain(30)
+        assert log.recovery_point == 0
+        log.append(make_batch(value_size=100), leader_epoch=-1, now_ms=1000)  # rolls again: flushes both
+        flusher.drain(30)
+        assert log.recovery_point == log.active_segment.base_offset == 2
+    finally:
+        log.close()
+        flusher.close()
