@@ -130,6 +130,11 @@ class ZkSession(StoreSession):
     def session_id(self) -> int:
         return self._id
 
+    @property
+    def client_id(self) -> tuple[int, bytes]:
+        """(session id, password): what another client needs to take the session over (tests expire it so)."""
+        return self._client.client_id or (self._id, b"")
+
     # -- kazoo's threads -> the owner's loop
 
     def _hop(self, fn: Callable[..., None], *args: Any) -> None:
