@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -59,8 +60,19 @@ async def connect(connect_string: str, *, session_timeout_ms: int = 18000,
     retry = KazooRetry(max_tries=-1, delay=0.1, backoff=2, max_delay=1.0)
     client = KazooClient(hosts=hosts, timeout=session_timeout_ms / 1000, connection_retry=retry)
     loop = asyncio.get_running_loop()
+    abandoned = threading.Event()
+
+    def start() -> None:
+        client.start(connection_timeout_ms / 1000)
+        if abandoned.is_set():  # the caller was cancelled meanwhile: nobody will close this session
+            client.stop()
+            client.close()
+
     try:
-        await asyncio.to_thread(client.start, connection_timeout_ms / 1000)
+        await asyncio.to_thread(start)
+    except asyncio.CancelledError:
+        abandoned.set()
+        raise
     except Exception as e:  # kazoo's timeout exception depends on its handler
         raise ConnectionLoss(f"cannot reach ZooKeeper at {hosts} within {connection_timeout_ms} ms") from e
     session = ZkSession(client, loop, session_timeout_ms)

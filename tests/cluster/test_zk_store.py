@@ -9,7 +9,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from kbroker.cluster.store import ConnectionLoss, Create, SessionExpired, WatchedEvent, ensure_path
+from kbroker.cluster.store import (
+    BadVersion, Check, ConnectionLoss, Create, Delete, NodeExists, NoNode, NotEmpty, SessionExpired, WatchedEvent,
+    ensure_path,
+)
 from kbroker.cluster.zk_store import ZkSession, connect, split_connect_string
 from kbroker.testing import zookeeper
 
@@ -187,3 +190,43 @@ async def test_session_cut_off_for_its_timeout_is_given_up(own_server) -> None:
     finally:
         await s.close()
     assert isinstance(s, ZkSession)
+
+
+async def test_both_backends_raise_the_same_errors(store_factory) -> None:
+    """Errors the cluster layer branches on, on both backends (ZooKeeper's come through kazoo's exceptions)."""
+    s = await store_factory()
+    await ensure_path(s, "/e/eph-parent")
+    await s.create("/e/eph", b"", ephemeral=True)
+    with pytest.raises(NoNode):
+        await s.create("/e/eph/child", b"")  # ephemerals have no children
+    with pytest.raises(NodeExists):
+        await s.multi([Create("/e/new"), Create("/e/eph")])
+    assert await s.exists("/e/new") is None
+    with pytest.raises(NoNode):
+        await s.multi([Check("/e/missing", 0)])
+    with pytest.raises(NotEmpty):
+        await s.multi([Delete("/e")])
+    with pytest.raises(NoNode):
+        await s.set("/e/missing", b"")
+    with pytest.raises(NoNode):
+        await s.delete("/e/missing", recursive=True)
+    with pytest.raises(BadVersion):
+        await s.delete("/e", version=7, recursive=True)
+    with pytest.raises(BadVersion):
+        await s.delete("/e/eph-parent", version=3)
+    assert sorted(await s.children("/e")) == ["eph", "eph-parent"]
+    await s.create("/e/eph-parent/a/b", b"", makepath=True)
+    await s.delete("/e", recursive=True)
+    assert await s.exists("/e") is None
+    assert await s.multi([]) == []
+
+
+def test_kazoo_is_loaded_only_when_connecting() -> None:
+    """`kbroker serve` without ZooKeeper does not pay for importing kazoo."""
+    import subprocess
+    import sys
+
+    code = ("import sys, kbroker.cli, kbroker.app, kbroker.cluster.zk_store, kbroker.testing.zookeeper; "
+            "assert 'kazoo' not in sys.modules, sorted(m for m in sys.modules if m.startswith('kazoo'))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
