@@ -213,7 +213,9 @@ class ZkSession(StoreSession):
                     if not watch.fired:
                         self._fire(watch, "deleted")
                     return
-                if not watch.fired and zstat.pzxid != watch.seen.pzxid:
+                if not watch.fired and zstat.czxid != watch.seen.czxid:
+                    self._fire(watch, "deleted")  # deleted and created anew meanwhile
+                elif not watch.fired and zstat.pzxid != watch.seen.pzxid:
                     self._fire(watch, "child")
                 return
             zstat = await self._call(lambda: self._client.exists_async(watch.path, self._kazoo_watcher(watch)))
@@ -227,8 +229,8 @@ class ZkSession(StoreSession):
             return
         if watch.seen is None and zstat is not None:
             self._fire(watch, "created")
-        elif watch.seen is not None and zstat is None:
-            self._fire(watch, "deleted")
+        elif watch.seen is not None and (zstat is None or zstat.czxid != watch.seen.czxid):
+            self._fire(watch, "deleted")  # gone (perhaps created anew since): the watched znode was deleted
         elif watch.seen is not None and zstat.mzxid != watch.seen.mzxid:
             self._fire(watch, "changed")
 

@@ -230,3 +230,153 @@ def test_kazoo_is_loaded_only_when_connecting() -> None:
             "assert 'kazoo' not in sys.modules, sorted(m for m in sys.modules if m.startswith('kazoo'))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+class CuttableProxy:
+    """A TCP proxy to ZooKeeper that a test can cut (open connections dropped, new ones refused) and restore:
+    one session loses the ensemble while the server and the other sessions carry on."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        import socket
+
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.cut_off = threading.Event()
+        self.closed = threading.Event()
+        self.conns: list = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while not self.closed.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if self.cut_off.is_set():
+                client.close()
+                continue
+            try:
+                server = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.conns += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def cut(self) -> None:
+        import socket
+
+        self.cut_off.set()
+        with self.lock:
+            conns, self.conns = self.conns, []
+        for s in conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+
+    def restore(self) -> None:
+        self.cut_off.clear()
+
+    def close(self) -> None:
+        self.closed.set()
+        self.cut()
+        self.listener.close()
+
+
+@pytest.fixture
+def proxy(zookeeper_server):
+    p = CuttableProxy((zookeeper_server.host, zookeeper_server.port))
+    yield p
+    p.close()
+
+
+async def test_changes_made_while_cut_off_are_reported_on_reconnect(zk_chroot, proxy) -> None:
+    chroot = "/" + zk_chroot.split("/", 1)[1]
+    watcher = await connect(f"127.0.0.1:{proxy.port}{chroot}", session_timeout_ms=10000)
+    writer = await connect(zk_chroot, session_timeout_ms=4000)
+    try:
+        states: list[str] = []
+        watcher.add_state_listener(states.append)
+        for name in ("changed", "deleted", "recreated", "kept", "parent"):
+            await ensure_path(writer, f"/{name}")
+        got: dict[str, list[str]] = {}
+
+        def recorder(name: str):
+            return lambda event: got.setdefault(name, []).append(event.type)
+
+        await watcher.get("/changed", watch=recorder("changed"))
+        await watcher.exists("/deleted", watch=recorder("deleted"))
+        await watcher.get("/recreated", watch=recorder("recreated"))
+        await watcher.get("/kept", watch=recorder("kept"))
+        await watcher.children("/parent", watch=recorder("parent"))
+        await watcher.exists("/born", watch=recorder("born"))
+
+        proxy.cut()
+        await _wait_for(lambda: "suspended" in states)
+        await writer.set("/changed", b"x")
+        await writer.delete("/deleted")
+        await writer.delete("/recreated")
+        await writer.create("/recreated", b"")
+        await writer.create("/parent/child", b"")
+        await writer.create("/born", b"")
+        await anyio.sleep(0.5)
+        assert got == {}  # cut off: nothing heard yet
+        proxy.restore()
+        await _wait_for(lambda: states[-1:] == ["connected"], timeout=30)
+        await _wait_for(lambda: len(got) == 5)
+        assert got == {"changed": ["changed"], "deleted": ["deleted"], "recreated": ["deleted"],
+                       "parent": ["child"], "born": ["created"]}
+        # the untouched one is armed again, once
+        await writer.set("/kept", b"later")
+        await _wait_for(lambda: "kept" in got)
+        await writer.set("/kept", b"again")
+        await anyio.sleep(0.3)
+        assert got["kept"] == ["changed"]
+    finally:
+        await watcher.close()
+        await writer.close()
+
+
+async def test_session_cut_off_past_its_timeout_expires_on_the_server_too(zk_chroot, proxy) -> None:
+    chroot = "/" + zk_chroot.split("/", 1)[1]
+    owner = await connect(f"127.0.0.1:{proxy.port}{chroot}", session_timeout_ms=2000)
+    other = await connect(zk_chroot, session_timeout_ms=4000)
+    try:
+        states: list[str] = []
+        owner.add_state_listener(states.append)
+        await ensure_path(other, "/brokers/ids")
+        await owner.create("/brokers/ids/7", b"", ephemeral=True)
+        gone = anyio.Event()
+        await other.exists("/brokers/ids/7", watch=lambda e: gone.set())
+        proxy.cut()
+        with anyio.fail_after(20):
+            await gone.wait()  # the server expired it: its ephemeral is deleted for everyone
+        await _wait_for(lambda: "expired" in states)
+        proxy.restore()
+        with pytest.raises(SessionExpired):
+            await owner.get("/brokers/ids")
+        assert await other.children("/brokers/ids") == []
+    finally:
+        await owner.close()
+        await other.close()
