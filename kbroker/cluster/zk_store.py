@@ -8,6 +8,8 @@ session timeout.
 Three places where kazoo differs from what the store promises, and what this module does about them:
 - kazoo drops every watch when the connection drops (it has no SetWatches): the watches are kept here and set
   again once the connection is back; a change made meanwhile is reported then, as ZooKeeper's Java client does.
+  Where that cannot be told (setting it again fails while connected), the watch fires anyway: a spurious
+  "changed"/"child" makes the owner read again, where a lost one would leave it deaf.
 - kazoo opens a new session by itself after an expiry: here an expired session stays dead (calls raise
   SessionExpired) and its client is stopped; the owner opens a new session, as Kafka's broker does.
 - a client cut off from the ensemble cannot learn that its session expired: after a whole session timeout
@@ -116,6 +118,8 @@ class _Watch:
     seen: Any
     """What the read returned: the stat (or None for an absent znode); for children, the parent's stat."""
     fired: bool = False
+    armed: bool = False
+    """Its read has answered (and `seen` is set)."""
 
 
 class ZkSession(StoreSession):
@@ -129,6 +133,7 @@ class ZkSession(StoreSession):
         self.state = "connected"
         self._listeners: list[Callable[[str], None]] = []
         self._watches: set[_Watch] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # re-arming watches (held: the loop keeps weak references)
         self._lost: list[_Watch] = []  # watches kazoo dropped with the connection, set again on reconnect
         self._give_up: asyncio.TimerHandle | None = None
         self._stopping: asyncio.Future[None] | None = None
@@ -181,14 +186,22 @@ class ZkSession(StoreSession):
         if state == "connected" and self._lost:
             lost, self._lost = self._lost, []
             for watch in lost:
-                self._loop.create_task(self._rearm(watch))
+                self._spawn(self._rearm(watch))
+
+    def _spawn(self, coro: Any) -> None:
+        task = self._loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _on_event(self, watch: _Watch, kazoo_type: Any) -> None:
         if watch.fired or self.state == "expired":
             return
         event_type = self._event_types.get(kazoo_type)
         if event_type is None:  # kazoo dropped the watch with the connection
-            self._lost.append(watch)
+            if self.state == "connected":  # heard after the reconnect already: set it again now
+                self._spawn(self._rearm(watch))
+            else:
+                self._lost.append(watch)
             return
         self._fire(watch, event_type)
 
@@ -203,6 +216,9 @@ class ZkSession(StoreSession):
     async def _rearm(self, watch: _Watch) -> None:
         """Set a dropped watch again; fire it now if its znode changed while the connection was down."""
         if watch.fired:
+            return
+        if not watch.armed:  # dropped before its read's answer was even seen: tell the owner to read again
+            self._fire(watch, "child" if watch.children else "changed")
             return
         try:
             if watch.children:
@@ -220,10 +236,19 @@ class ZkSession(StoreSession):
                 return
             zstat = await self._call(lambda: self._client.exists_async(watch.path, self._kazoo_watcher(watch)))
         except ConnectionLoss:
-            if not watch.fired and self.state != "expired":
-                self._lost.append(watch)  # dropped again: next reconnect
+            if watch.fired or self.state == "expired":
+                return
+            if self.state == "suspended":
+                self._lost.append(watch)  # dropped again: set it at the next reconnect
+            else:  # no answer in time although connected: tell the owner to read again rather than go deaf
+                self._fire(watch, "child" if watch.children else "changed")
             return
         except SessionExpired:
+            return
+        except Exception:
+            log.exception("setting the watch on %s again failed", watch.path)
+            if not watch.fired and self.state != "expired":
+                self._fire(watch, "child" if watch.children else "changed")
             return
         if watch.fired:
             return
@@ -305,6 +330,7 @@ class ZkSession(StoreSession):
     def _armed(self, watch: _Watch | None, seen: Any) -> None:
         if watch is not None:
             watch.seen = seen
+            watch.armed = True
 
     def _unregister(self, watch: _Watch | None) -> None:
         """The read failed: the server set no watch (or we will not hear it)."""
