@@ -45,7 +45,7 @@ def find_classpath() -> str:
 
 def find_java() -> str:
     java = os.environ.get("JAVA") or shutil.which("java")
-    if not java:
+    if not java or not os.access(java, os.X_OK):
         raise ZooKeeperNotInstalled("no java on PATH (ZooKeeper needs a JRE: apt-get install zookeeper brings one)")
     return java
 

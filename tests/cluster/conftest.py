@@ -27,13 +27,19 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="session")
-def zookeeper_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[zookeeper.ZooKeeperServer]:
-    """One standalone ZooKeeper for the whole test session (each test works under a chroot of its own)."""
+def zookeeper_required() -> None:
+    """Skip (fail under CI) unless a ZooKeeper server can be started here."""
     missing = zookeeper.installed()
     if missing:
         if os.environ.get("CI"):
             pytest.fail(f"CI must run the ZooKeeper tests: {missing}")
         pytest.skip(missing)
+
+
+@pytest.fixture(scope="session")
+def zookeeper_server(zookeeper_required: None,
+                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[zookeeper.ZooKeeperServer]:
+    """One standalone ZooKeeper for the whole test session (each test works under a chroot of its own)."""
     server = zookeeper.ZooKeeperServer(tmp_path_factory.mktemp("zookeeper"))
     server.start()
     yield server

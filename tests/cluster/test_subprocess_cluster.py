@@ -18,11 +18,7 @@ from kbroker.testing.cluster import SubprocessCluster
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _needs_zookeeper() -> None:
-    missing = zookeeper.installed()
-    if missing:
-        pytest.skip(missing)
+pytestmark = pytest.mark.usefixtures("zookeeper_required")
 
 
 def _answers(port: int) -> bool:

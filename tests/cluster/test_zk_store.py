@@ -129,11 +129,8 @@ def test_connect_string_syntax() -> None:
 
 
 @pytest.fixture
-def own_server(tmp_path: Path):
+def own_server(zookeeper_required: None, tmp_path: Path):
     """A ZooKeeper of the test's own, which the test may stop and restart (on the same port, with its data)."""
-    missing = zookeeper.installed()
-    if missing:
-        pytest.skip(missing)
     server = zookeeper.ZooKeeperServer(tmp_path / "zk").start()
     yield server
     server.close()
