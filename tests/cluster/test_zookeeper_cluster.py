@@ -167,7 +167,14 @@ def test_sigkill_a_random_broker_twenty_times_under_an_idempotent_producer(zooke
         timings: list[str] = []
         try:
             for round_no in range(1, ROUNDS + 1):
-                controller, leader, isr = _partition_state(admin, topic)
+                state: list[tuple[int, int, set[int]]] = []
+
+                def known() -> bool:
+                    state.append(_partition_state(admin, topic))
+                    return {state[-1][0], state[-1][1]} <= {1, 2, 3}
+
+                _wait(f"round {round_no}: a known controller and leader", known, 60)
+                controller, leader, isr = state[-1]
                 role = rng.choice(["leader", "follower", "controller"])
                 victim = {"leader": leader, "controller": controller,
                           "follower": rng.choice(sorted(isr - {leader}) or [leader])}[role]
