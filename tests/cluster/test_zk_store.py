@@ -248,11 +248,15 @@ class CuttableProxy:
     def _accept(self) -> None:
         import socket
 
+        self.listener.settimeout(0.2)  # wakes up to notice close()
         while not self.closed.is_set():
             try:
                 client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
             except OSError:
                 return
+            client.settimeout(None)
             if self.cut_off.is_set():
                 client.close()
                 continue
