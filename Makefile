@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: run test install install-test bench compat clean
+.PHONY: run test install install-test bench compat clean cluster
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,9 @@ bench: install-test
 
 clean:
 	rm -rf $(VENV) kbroker-data *.egg-info
+
+# A local ZooKeeper (port 2181) and three brokers (127.0.0.1:9091-9093, node ids 1-3), data and logs under
+# kbroker-cluster/, in the foreground: Ctrl-C stops them all. Needs ZooKeeper installed (apt-get install zookeeper).
+CLUSTER_DIR ?= kbroker-cluster
+cluster: install
+	$(PY) -m kbroker.testing.cluster --data-dir $(CLUSTER_DIR)
