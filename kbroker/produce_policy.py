@@ -12,9 +12,8 @@ without decoding a record: the upper timestamp bound is checked against each bat
 """
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from wire import records as rec
 from wire.errors import ErrorCode, KafkaError
@@ -38,10 +37,11 @@ class ProducePolicy:
     max_message_bytes: int = 2**31 - 1
 
 
-# per broker, per topic: (the topic's configs dict, the broker's resolved values dict, the policy). Both dicts are
-# replaced, never changed in place, when a config changes (MetadataStore.set_configs, BrokerConfig's
-# _recompute), so an identity check tells whether the cached policy is still the one in force.
-_cache: "weakref.WeakKeyDictionary[Any, dict[str, tuple[dict, dict, ProducePolicy]]]" = weakref.WeakKeyDictionary()
+# per topic, on the broker (attribute _produce_policies): (the topic's configs dict, the broker's resolved values
+# dict, the policy). Both dicts are replaced, never changed in place, when a config changes
+# (MetadataStore.set_configs, BrokerConfig._recompute), so an identity check tells whether the cached policy is
+# still the one in force.
+_CACHE = "_produce_policies"
 
 
 def for_topic(broker: "Broker", topic: str, partition: int = 0) -> ProducePolicy:
@@ -50,9 +50,10 @@ def for_topic(broker: "Broker", topic: str, partition: int = 0) -> ProducePolicy
     recomputed when either the topic's or the broker's configs change."""
     configs = broker.metadata.topics[topic].configs
     values = broker.config.values
-    per_broker = _cache.get(broker)
+    per_broker = broker.__dict__.get(_CACHE)
     if per_broker is None:
-        per_broker = _cache[broker] = {}
+        per_broker = {}
+        setattr(broker, _CACHE, per_broker)
     hit = per_broker.get(topic)
     if hit is not None and hit[0] is configs and hit[1] is values:
         policy = hit[2]

@@ -122,3 +122,34 @@ def test_client_batches_are_checked_before_the_topic_rewrites_them(raw: RawClien
     broken[17:21] = crc32c.crc32c(bytes(broken[21:])).to_bytes(4, "big")  # a valid CRC over a bad payload
     assert send(lz4, bytes(broken), 9) == ErrorCode.INVALID_RECORD
     assert send(lz4, batch((b"k", b"ok", now)), 9) == 0  # and the connection is still usable
+
+
+def _alter(raw: RawClient, resource_type: int, name: str, key: str, value: str | None) -> None:
+    body = {"resources": [{"resource_type": resource_type, "resource_name": name,
+                           "configs": [{"name": key, "config_operation": 0 if value is not None else 1,
+                                        "value": value}]}], "validate_only": False}
+    [result] = raw.request(44, 1, body)["responses"]
+    assert result["error_code"] == 0, result
+
+
+def test_policy_follows_config_changes(raw: RawClient) -> None:
+    """The policy is cached per topic between requests: a change of the topic's or the broker's configs applies
+    to the very next Produce."""
+    now = int(time.time() * 1000)
+    topic = unique("policy-changes")
+    create_topic(raw, topic)
+    keyless = batch((None, b"v", now))
+    assert produce(raw, topic, 0, keyless)["error_code"] == 0
+    _alter(raw, 2, topic, "cleanup.policy", "compact")
+    assert produce(raw, topic, 0, keyless)["error_code"] == ErrorCode.INVALID_RECORD
+    _alter(raw, 2, topic, "cleanup.policy", None)
+    assert produce(raw, topic, 0, keyless)["error_code"] == 0
+
+    ahead = batch((b"k", b"v", now + 600_000))  # ten minutes ahead: within the default bound of an hour
+    assert produce(raw, topic, 0, ahead)["error_code"] == 0
+    _alter(raw, 4, "", "log.message.timestamp.after.max.ms", "60000")  # the cluster-wide broker default
+    try:
+        assert produce(raw, topic, 0, ahead)["error_code"] == ErrorCode.INVALID_TIMESTAMP
+    finally:
+        _alter(raw, 4, "", "log.message.timestamp.after.max.ms", None)
+    assert produce(raw, topic, 0, ahead)["error_code"] == 0
