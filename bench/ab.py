@@ -4,13 +4,17 @@ idle RSS, and under the request-rate load of bench/compare.py the rate and the b
 figure least sensitive to how loaded the machine is).
 
     python bench/ab.py [--against /tmp/base] [--rounds 3] [--seconds 8] [--producers 3] [--no-rate]
+    python bench/ab.py --prototype-listener   # against this checkout with bench/prototypes/listener_protocol.py
 """
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -29,11 +33,28 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--producers", type=int, default=3)
     ap.add_argument("--no-rate", action="store_true", help="start-up only")
+    ap.add_argument("--prototype-listener", action="store_true",
+                    help="compare with a copy of this checkout (HEAD) whose listener is bench/prototypes/listener_protocol.py")
     args = ap.parse_args()
+    if args.prototype_listener:
+        args.against = Path(tempfile.mkdtemp(prefix="kbroker-proto-"))
+        archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(args.against)], input=archive, check=True)
+        shutil.copy(ROOT / "bench" / "prototypes" / "listener_protocol.py",
+                    args.against / "kbroker" / "server" / "listener.py")
     variants = {"this checkout, asyncio": (ROOT, {"KBROKER_UVLOOP": "0"}),
                 "this checkout, uvloop if installed": (ROOT, {})}
     if args.against:
-        variants = {str(args.against): (args.against, {"KBROKER_UVLOOP": "0"}), **variants}
+        variants = {f"{args.against}, asyncio": (args.against, {"KBROKER_UVLOOP": "0"}),
+                    f"{args.against}, uvloop if installed": (args.against, {}), **variants}
+    try:
+        run(args, variants)
+    finally:
+        if args.prototype_listener:
+            shutil.rmtree(args.against, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, variants: dict[str, tuple[Path, dict[str, str]]]) -> None:
     for root, _ in variants.values():
         compile_bytecode(root)
     results: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
@@ -59,7 +80,7 @@ def main() -> None:
     print(f"medians of {args.rounds} rounds; load average now {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     for name, rows in results.items():
         med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
-        line = (f"{name:36s} ready {med['ready']:5.0f} ms, CPU to ready {med['ready_cpu']:4.0f} ms, "
+        line = (f"{name:50s} ready {med['ready']:5.0f} ms, CPU to ready {med['ready_cpu']:4.0f} ms, "
                 f"idle RSS {med['rss']:.1f} MiB")
         if "rate" in med:
             line += f", request rate {med['rate']:6,.0f}/s, broker CPU {med['us_per_req']:4.0f} µs/request"

