@@ -155,22 +155,33 @@ def codec(api_key: int, version: int, kind: str) -> Codec:
     return Codec(api, version, kind, decode, encode)
 
 
+_REQUESTS: dict[tuple[int, int], Codec] = {}
+_RESPONSES: dict[tuple[int, int], Codec] = {}
+
+
 def request_codec(api_key: int, version: int) -> Codec:
-    return codec(api_key, version, "request")
+    found = _REQUESTS.get((api_key, version))
+    if found is None:
+        found = _REQUESTS[api_key, version] = codec(api_key, version, "request")
+    return found
 
 
 def response_codec(api_key: int, version: int) -> Codec:
-    return codec(api_key, version, "response")
+    found = _RESPONSES.get((api_key, version))
+    if found is None:
+        found = _RESPONSES[api_key, version] = codec(api_key, version, "response")
+    return found
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # headers
 
 _API_KEY_VERSION_CORR = struct.Struct(">hhi")
+_HEADER_V1 = struct.Struct(">hhih")  # api key, version, correlation id, client id length
 API_VERSIONS_KEY = 18
 
 
-@dataclass
+@dataclass(slots=True)
 class RequestHeader:
     api_key: int
     api_version: int
@@ -193,25 +204,23 @@ def request_is_flexible(api_key: int, version: int) -> bool:
         return flexible
 
 
-_I16 = struct.Struct(">h")
-
-
 def decode_request_header(frame: bytes | memoryview) -> RequestHeader:
     """Header v1 or v2 (v2 when the API version is flexible); v0 is no longer sent by any client."""
     try:
-        api_key, version, corr = _API_KEY_VERSION_CORR.unpack_from(frame, 0)
-        n = _I16.unpack_from(frame, 8)[0]
-        pos = 10
+        api_key, version, corr, n = _HEADER_V1.unpack_from(frame, 0)
         if n < 0:
             if n != -1:
                 raise WireError(f"negative length {n}")
             client_id = None
+            pos = 10
         else:
-            pos += n
+            pos = 10 + n
             if pos > len(frame):
                 raise WireError("truncated client id")
             client_id = str(frame[10:pos], "utf-8")
-        flexible = request_is_flexible(api_key, version)
+        flexible = _FLEXIBLE.get((api_key, version))
+        if flexible is None:
+            flexible = request_is_flexible(api_key, version)
         tags: list[tuple[int, bytes]] = []
         if flexible:
             if frame[pos] == 0:

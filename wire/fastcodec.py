@@ -255,8 +255,14 @@ class _Generator:
 
     # -- encoding
 
-    def write(self, t: Any, nullable: bool, var: str, ind: str, out: list[str]) -> None:
-        """Statements writing var (of type t) through w."""
+    def compact_length(self, expr: str, ind: str, out: list[str]) -> None:
+        """Write uvarint(expr + 1), one byte in the common case."""
+        out.append(f"{ind}_n = {expr} + 1")
+        out.append(f"{ind}w(_B[_n] if _n < 0x80 else _uv(_n))")
+
+    def write(self, t: Any, nullable: bool, var: str, ind: str, out: list[str], not_none: bool = False) -> None:
+        """Statements writing var (of type t) through w; not_none: var cannot be None (a member fetched with its
+        non-null default), so the null branch is left out."""
         if isinstance(t, str) and t in _FIXED:
             out.append(f"{ind}w({self.fixed(_FIXED[t])}.pack({var}))")
         elif t == "uuid":
@@ -264,31 +270,42 @@ class _Generator:
             out.append(f"{ind}w({var})")
         elif t in ("string", "bytes", "records"):
             null = "b'\\x00'" if self.flexible else ("b'\\xff\\xff'" if t == "string" else "b'\\xff\\xff\\xff\\xff'")
-            out.append(f"{ind}if {var} is None:")
-            out.append(f"{ind}    {'w(' + null + ')' if nullable else 'raise WireError(' + repr('null for a non-nullable ' + t) + ')'}")
-            out.append(f"{ind}else:")
-            if t == "string":
-                out.append(f"{ind}    {var} = {var}.encode('utf-8')")
-            if self.flexible:
-                out.append(f"{ind}    w(_uv(len({var}) + 1))")
-            elif t == "string":
-                out.append(f"{ind}    if len({var}) > 0x7FFF: raise WireError('string too long')")
-                out.append(f"{ind}    w(_I16.pack(len({var})))")
+            if not_none:
+                sub = ind
             else:
-                out.append(f"{ind}    w(_I32.pack(len({var})))")
-            out.append(f"{ind}    w({var})")
+                out.append(f"{ind}if {var} is None:")
+                out.append(f"{ind}    {'w(' + null + ')' if nullable else 'raise WireError(' + repr('null for a non-nullable ' + t) + ')'}")
+                out.append(f"{ind}else:")
+                sub = ind + "    "
+            if t == "string":
+                out.append(f"{sub}{var} = {var}.encode('utf-8')")
+            if self.flexible:
+                self.compact_length(f"len({var})", sub, out)
+            elif t == "string":
+                out.append(f"{sub}if len({var}) > 0x7FFF: raise WireError('string too long')")
+                out.append(f"{sub}w(_I16.pack(len({var})))")
+            else:
+                out.append(f"{sub}w(_I32.pack(len({var})))")
+            out.append(f"{sub}w({var})")
         elif isinstance(t, Array):
             null = "b'\\x00'" if self.flexible else "b'\\xff\\xff\\xff\\xff'"
-            out.append(f"{ind}if {var} is None:")
-            out.append(f"{ind}    {'w(' + null + ')' if nullable else 'raise WireError(' + repr('null for a non-nullable array') + ')'}")
-            out.append(f"{ind}else:")
-            out.append(f"{ind}    w(_uv(len({var}) + 1))" if self.flexible else f"{ind}    w(_I32.pack(len({var})))")
+            if not_none:
+                sub = ind
+            else:
+                out.append(f"{ind}if {var} is None:")
+                out.append(f"{ind}    {'w(' + null + ')' if nullable else 'raise WireError(' + repr('null for a non-nullable array') + ')'}")
+                out.append(f"{ind}else:")
+                sub = ind + "    "
+            if self.flexible:
+                self.compact_length(f"len({var})", sub, out)
+            else:
+                out.append(f"{sub}w(_I32.pack(len({var})))")
             if isinstance(t.item, Struct):
                 fn = self.encoder(t.item)
-                out.append(f"{ind}    for _it in {var}: {fn}(_it, w)")
+                out.append(f"{sub}for _it in {var}: {fn}(_it, w)")
             else:
-                out.append(f"{ind}    for _it in {var}:")
-                self.write(t.item, False, "_it", ind + "        ", out)
+                out.append(f"{sub}for _it in {var}:")
+                self.write(t.item, False, "_it", sub + "    ", out)
         elif isinstance(t, Struct):
             fn = self.encoder(t)
             if nullable:
@@ -332,11 +349,16 @@ class _Generator:
                 run.append((var, _FIXED[m.type]))
                 continue
             flush()
-            self.write(m.type, m.nullable, var, "    ", body)
+            self.write(m.type, m.nullable, var, "    ", body, not_none=not m.nullable and m.default is not None)
         flush()
         if self.flexible:
             tagged = [m for m in members if m.type is not None and m.tag is not None]
             body.append("    tags = objd.get('_unknown_tags')")
+            if not tagged:
+                body.append("    if tags: _write_tags(w, list(tags))")
+                body.append("    else: w(b'\\x00')")
+                self.lines.append(f"def {fn}(objd, w):\n" + "\n".join(body) + "\n")
+                return fn
             body.append("    tags = list(tags) if tags else []")
             for i, m in enumerate(tagged):
                 var = f"t{i}"
