@@ -12,7 +12,7 @@ without decoding a record: the upper timestamp bound is checked against each bat
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from wire import records as rec
@@ -37,7 +37,7 @@ class ProducePolicy:
     max_message_bytes: int = 2**31 - 1
 
 
-# per topic, on the broker (attribute _produce_policies): (the topic's configs dict, the broker's resolved values
+# per (topic, partition), on the broker (attribute _produce_policies): (the topic's configs dict, the broker's resolved values
 # dict, the policy). Both dicts are replaced, never changed in place, when a config changes
 # (MetadataStore.set_configs, BrokerConfig._recompute), so an identity check tells whether the cached policy is
 # still the one in force.
@@ -54,22 +54,21 @@ def for_topic(broker: "Broker", topic: str, partition: int = 0) -> ProducePolicy
     if per_broker is None:
         per_broker = {}
         setattr(broker, _CACHE, per_broker)
-    hit = per_broker.get(topic)
+    hit = per_broker.get((topic, partition))
     if hit is not None and hit[0] is configs and hit[1] is values:
-        policy = hit[2]
-    else:
-        policy = _resolve(broker, topic, configs)
-        per_broker[topic] = (configs, values, policy)
-    return policy if partition == policy.partition else replace(policy, partition=partition)
+        return hit[2]
+    policy = _resolve(broker, topic, partition, configs)
+    per_broker[topic, partition] = (configs, values, policy)
+    return policy
 
 
-def _resolve(broker: "Broker", topic: str, configs: dict[str, str]) -> ProducePolicy:
+def _resolve(broker: "Broker", topic: str, partition: int, configs: dict[str, str]) -> ProducePolicy:
     from kbroker.topic_config import cleanup_policy, value_of
 
     codec = value_of("compression.type", configs, broker.config)
     return ProducePolicy(
         topic=topic,
-        partition=0,
+        partition=partition,
         target_codec=CODECS.get(codec),
         log_append_time=value_of("message.timestamp.type", configs, broker.config) == "LogAppendTime",
         before_max_ms=int(value_of("message.timestamp.before.max.ms", configs, broker.config)),
