@@ -17,7 +17,7 @@ from io import BytesIO
 from typing import Any, Callable
 
 from wire.primitives import WireError
-from wire.schema.dsl import Array, Field, Struct
+from wire.schema.dsl import Array, Struct
 
 _FIXED = {"int8": "b", "int16": "h", "int32": "i", "int64": "q", "uint16": "H", "uint32": "I", "float64": "d",
           "bool": "?"}
@@ -393,4 +393,4 @@ def build(desc: Struct, version: int, flexible: bool, name: str) -> tuple[Callab
     return ns[dec], ns[enc]
 
 
-__all__ = ["build", "WireError", "Field"]
+__all__ = ["build"]
