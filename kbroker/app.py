@@ -20,9 +20,7 @@ from kbroker.broker import Broker, Endpoint
 from kbroker.config import BrokerConfig
 from kbroker.coordinator import group_coordinator
 from kbroker.coordinator.transactions import transaction_coordinator
-from kbroker.control import ControlServer
 from kbroker.faults import Faults
-from kbroker.metrics import Metrics
 from kbroker.server.listener import Server
 
 log = logging.getLogger("kbroker")
@@ -66,6 +64,8 @@ async def start_broker(settings: Settings, config: BrokerConfig) -> AsyncIterato
         async with anyio.create_task_group() as tg:
             server = Server(broker, settings.host, settings.port)
             if settings.metrics or settings.metrics_listen:
+                from kbroker.metrics import Metrics
+
                 broker.metrics = Metrics(broker, server)  # type: ignore[attr-defined]
             port = await tg.start(server.serve)
             if settings.advertised_port is None:
@@ -90,12 +90,25 @@ async def _start_http(tg: anyio.abc.TaskGroup, broker: Broker, settings: Setting
     if settings.control_listen:
         wanted.setdefault(tuple(settings.control_listen), set()).add("control")  # type: ignore[arg-type]
     ports: dict[str, int] = {}
+    if wanted:
+        from kbroker.control import ControlServer
     for (host, port), roles in wanted.items():
         http = ControlServer(broker, host, port, control="control" in roles, metrics="metrics" in roles)
         bound = await tg.start(http.serve)
         for role in roles:
             ports[role] = bound
     return ports
+
+
+def backend_options() -> dict:
+    """anyio.run's backend options for `kbroker serve`: uvloop's event loop when it is installed (the optional
+    extra `kbroker[fast]`), unless KBROKER_UVLOOP=0. anyio's API is the same on either loop."""
+    import importlib.util
+    import os
+
+    if os.environ.get("KBROKER_UVLOOP", "1") == "0":
+        return {}
+    return {"use_uvloop": True} if importlib.util.find_spec("uvloop") is not None else {}
 
 
 async def run_broker(settings: Settings, config: BrokerConfig) -> None:

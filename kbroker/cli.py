@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 
 from kbroker import __version__
-from kbroker.app import Settings, run_broker
+from kbroker.app import Settings, backend_options, run_broker
 from kbroker.config import BrokerConfig
 
 
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                         advertised_port=adv[1] if adv else None, data_dir=data_dir,
                         metrics_listen=args.metrics_listen, control_listen=args.control_listen)
     try:
-        anyio.run(run_broker, settings, config)
+        anyio.run(run_broker, settings, config, backend_options=backend_options())
     except KeyboardInterrupt:
         pass
     return 0

@@ -46,7 +46,10 @@ def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
-_API_BY_NAME = {_norm(api.name): key for key, api in APIS.items()}
+@functools.cache
+def _api_by_name() -> dict[str, int]:
+    """Every API by normalised name (loads every schema: built on the first fault named by API name)."""
+    return {_norm(api.name): key for key, api in APIS.items()}
 
 
 def api_key(api: int | str) -> int:
@@ -56,7 +59,7 @@ def api_key(api: int | str) -> int:
         if key not in APIS:
             raise ValueError(f"unknown API key {key}")
         return key
-    key = _API_BY_NAME.get(_norm(str(api)))
+    key = _api_by_name().get(_norm(str(api)))
     if key is None:
         raise ValueError(f"unknown API {api!r}")
     return key

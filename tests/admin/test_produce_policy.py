@@ -151,3 +151,34 @@ def test_recompression_uses_the_topic_compression_level(raw: RawClient, codec: i
     assert payloads[0] != payloads[1]
     if codec == 1:  # gzip's XFL byte says which: 4 fastest (level 1), 2 best (level 9)
         assert (payloads[0][8], payloads[1][8]) == (4, 2)
+
+
+def _alter(raw: RawClient, resource_type: int, name: str, key: str, value: str | None) -> None:
+    body = {"resources": [{"resource_type": resource_type, "resource_name": name,
+                           "configs": [{"name": key, "config_operation": 0 if value is not None else 1,
+                                        "value": value}]}], "validate_only": False}
+    [result] = raw.request(44, 1, body)["responses"]
+    assert result["error_code"] == 0, result
+
+
+def test_policy_follows_config_changes(raw: RawClient) -> None:
+    """The policy is cached per topic between requests: a change of the topic's or the broker's configs applies
+    to the very next Produce."""
+    now = int(time.time() * 1000)
+    topic = unique("policy-changes")
+    create_topic(raw, topic)
+    keyless = batch((None, b"v", now))
+    assert produce(raw, topic, 0, keyless)["error_code"] == 0
+    _alter(raw, 2, topic, "cleanup.policy", "compact")
+    assert produce(raw, topic, 0, keyless)["error_code"] == ErrorCode.INVALID_RECORD
+    _alter(raw, 2, topic, "cleanup.policy", None)
+    assert produce(raw, topic, 0, keyless)["error_code"] == 0
+
+    ahead = batch((b"k", b"v", now + 600_000))  # ten minutes ahead: within the default bound of an hour
+    assert produce(raw, topic, 0, ahead)["error_code"] == 0
+    _alter(raw, 4, "", "log.message.timestamp.after.max.ms", "60000")  # the cluster-wide broker default
+    try:
+        assert produce(raw, topic, 0, ahead)["error_code"] == ErrorCode.INVALID_TIMESTAMP
+    finally:
+        _alter(raw, 4, "", "log.message.timestamp.after.max.ms", None)
+    assert produce(raw, topic, 0, ahead)["error_code"] == 0
