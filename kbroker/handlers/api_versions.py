@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import re
 
+from kbroker.coordinator.share import share_coordinator
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
 
 KEY, MIN, MAX = 18, 0, 4
+
+SHARE_API_KEYS = frozenset({76, 77, 78, 79, 90, 91, 92})
+"""Not advertised when share groups are off (group.share.enable=false), as Kafka without share.version."""
 
 # KIP-511: what a client may call its software and version (v3+); anything else is INVALID_REQUEST
 _SOFTWARE = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?")
@@ -22,4 +26,7 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
     if ctx.version >= 3 and not all(_SOFTWARE.fullmatch(request[k]) for k in ("client_software_name",
                                                                               "client_software_version")):
         return {"error_code": ErrorCode.INVALID_REQUEST, "api_keys": [], "throttle_time_ms": 0}
-    return {"error_code": 0, "api_keys": supported_api_versions(), "throttle_time_ms": 0}
+    keys = supported_api_versions()
+    if not share_coordinator(ctx.broker).settings.enabled:
+        keys = [k for k in keys if k["api_key"] not in SHARE_API_KEYS]
+    return {"error_code": 0, "api_keys": keys, "throttle_time_ms": 0}
