@@ -80,6 +80,8 @@ class MetadataStore:
         self.client_quotas: dict[tuple[tuple[str, str | None], ...], dict[str, float]] = {}
         # SCRAM credentials: user -> mechanism id -> {"iterations", "salt", "salted_password"} (hex strings)
         self.scram: dict[str, dict[int, dict]] = {}
+        # group configs (GROUP resources): group id -> {key: value}
+        self.group_configs: dict[str, dict[str, str]] = {}
         if data_dir is not None:
             data_dir.mkdir(parents=True, exist_ok=True)
             self._load_identity(cluster_id)
@@ -114,6 +116,7 @@ class MetadataStore:
             self.client_quotas[entity] = {str(k): float(v) for k, v in entry["values"].items()}
         for user, mechanisms in (stored.get("scram") or {}).items():
             self.scram[user] = {int(m): dict(c) for m, c in mechanisms.items()}
+        self.group_configs = {g: dict(c) for g, c in (stored.get("group_configs") or {}).items()}
         for obj in stored.get("topics", []):
             info = TopicInfo.from_json(obj)
             self.topics[info.name] = info
@@ -129,6 +132,7 @@ class MetadataStore:
                            "client_quotas": [{"entity": [list(pair) for pair in entity], "values": values}
                                              for entity, values in self.client_quotas.items()],
                            "scram": {user: {str(m): c for m, c in mechs.items()} for user, mechs in self.scram.items()},
+                           "group_configs": self.group_configs,
                            }, indent=1)
         _atomic_write(self.data_dir / "topics.json", body)
 
