@@ -2,11 +2,13 @@
 
 The request works in the member's share session: epoch 0 opens one (the partitions named become the session's),
 -1 closes it after its acknowledgements (releasing what the member still holds), any other epoch must be the
-session's next one. Topics named add to the session, forgotten ones leave it; the fetch covers the whole session.
+session's next one. max_records 0 asks for acknowledgement only (librdkafka sends that). Topics named add to the session, forgotten ones leave it; the fetch covers the whole session.
 Acknowledgements on an opening request are refused, as Kafka refuses them. v2's RENEW acknowledgement extends a
 lock; share_acquire_mode is read but records are always acquired record by record (see known-differences).
 """
 from __future__ import annotations
+
+import anyio
 
 from kbroker.coordinator.share import share_coordinator
 from kbroker.coordinator.share.fetcher import Acquired, fetch_wait
@@ -58,6 +60,8 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
     renew = ctx.version >= 2
     ack_errors = {key: coord.acknowledge(group_id, member_id, key[0], key[1], batches, renew_allowed=renew)
                   for key, batches in acks.items()}
+    if acks:
+        await anyio.sleep(0)  # fetches woken by what these acknowledgements freed acquire before this one does
     lock_ms = coord.settings.lock_ms(group_id)
     if epoch == -1:
         coord.close_session(session)
@@ -69,13 +73,12 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
         for t in request["topics"]:
             for p in t["partitions"]:
                 session.partitions.add((t["topic_id"], p["partition_index"]))
-        max_records = request.get("max_records") or 500
-        if max_records <= 0:
-            max_records = 500
+        max_records = request["max_records"]  # 0: the request only acknowledges
         max_bytes = request["max_bytes"] if request["max_bytes"] > 0 else 0x7FFFFFFF
         max_wait = request["max_wait_ms"] if not ack_errors else 0  # acknowledgements are answered at once
-        results = await fetch_wait(coord, session, max_records=max_records, max_bytes=max_bytes,
-                                   min_bytes=request["min_bytes"], max_wait_ms=max_wait)
+        results = [] if max_records <= 0 else await fetch_wait(
+            coord, session, max_records=max_records, max_bytes=max_bytes, min_bytes=request["min_bytes"],
+            max_wait_ms=max_wait)
     by_key = {(r.topic_id, r.partition): r for r in results}
     topics: dict[bytes, list[dict]] = {}
     for key in sorted(set(by_key) | set(ack_errors)):

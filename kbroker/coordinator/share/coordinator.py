@@ -65,6 +65,7 @@ class ShareCoordinator:
         self._targets: dict[str, dict[str, dict[bytes, list[int]]]] = {}
         self._topics_seen: dict[str, dict[str, tuple[bytes, int]]] = {}
         self._loaded = False
+        self._waiters: dict[PartitionKey, set[anyio.Event]] = {}
 
     # ---------------------------------------------------------------------------------------------------------
     # loading, deadlines
@@ -100,6 +101,7 @@ class ShareCoordinator:
             due = state.next_deadline()
             if due is not None and due <= now and state.expire_locks(now, self.settings.delivery_limit(key[0])):
                 self._persist_quietly(key, state)
+                self.wake(key)
 
     async def run(self, *, task_status: anyio.abc.TaskStatus = anyio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
@@ -109,6 +111,26 @@ class ShareCoordinator:
                 self.ready()
             except Exception:  # a deadline must not take the broker down
                 log.exception("share coordinator tick failed")
+
+    # ---------------------------------------------------------------------------------------------------------
+    # waiting ShareFetches: woken when records of a share-partition come free (acknowledged, released, expired)
+
+    def add_waiter(self, key: PartitionKey, event: anyio.Event) -> None:
+        self._waiters.setdefault(key, set()).add(event)
+
+    def remove_waiter(self, key: PartitionKey, event: anyio.Event) -> None:
+        waiters = self._waiters.get(key)
+        if waiters is not None:
+            waiters.discard(event)
+            if not waiters:
+                del self._waiters[key]
+
+    def wake(self, key: PartitionKey) -> bool:
+        """Wake the fetches waiting on a share-partition; whether there were any."""
+        waiters = self._waiters.pop(key, None)
+        for event in waiters or ():
+            event.set()
+        return bool(waiters)
 
     # ---------------------------------------------------------------------------------------------------------
     # persistence
@@ -235,6 +257,7 @@ class ShareCoordinator:
         for key, state in self.partitions.items():
             if key[0] == group_id and state.release_member(member_id, limit):
                 self._persist_quietly(key, state)
+                self.wake(key)
 
     # ---------------------------------------------------------------------------------------------------------
     # share sessions
@@ -301,6 +324,7 @@ class ShareCoordinator:
                 self.persist((group_id, topic_id, index), state)
             except KafkaError as exc:
                 return exc.code
+            self.wake((group_id, topic_id, index))
         return error
 
     # ---------------------------------------------------------------------------------------------------------

@@ -131,8 +131,8 @@ def fetch_session(coord: ShareCoordinator, session: ShareSession, *, max_records
 
 async def fetch_wait(coord: ShareCoordinator, session: ShareSession, *, max_records: int, max_bytes: int,
                      min_bytes: int, max_wait_ms: int) -> list[Acquired]:
-    """Acquire now; with nothing (or less than min_bytes) acquired, wait for an append or a lock running out,
-    at most max_wait_ms."""
+    """Acquire now; with nothing (or less than min_bytes) acquired, wait for an append, for records coming free
+    (acknowledged, released, a lock running out), at most max_wait_ms."""
     results = fetch_session(coord, session, max_records=max_records, max_bytes=max_bytes)
     total = sum(len(r.records) for r in results)
     if total >= max(1, min_bytes) or max_wait_ms <= 0 or not session.partitions:
@@ -150,6 +150,9 @@ async def fetch_wait(coord: ShareCoordinator, session: ShareSession, *, max_reco
                 wake_at = min(wake_at, due)
         event = anyio.Event()
         parts = []
+        keys = [(session.group_id, topic_id, index) for topic_id, index in session.partitions]
+        for key in keys:
+            coord.add_waiter(key, event)
         for topic_id, index in session.partitions:
             info = coord.topic_info(topic_id)
             p = coord.broker.partition(info.name, index) if info is not None else None
@@ -162,6 +165,8 @@ async def fetch_wait(coord: ShareCoordinator, session: ShareSession, *, max_reco
         finally:
             for p in parts:
                 p.remove_waiter(event)
+            for key in keys:
+                coord.remove_waiter(key, event)
         if (session.group_id, session.member_id) not in coord.sessions:
             return results
         more = fetch_session(coord, session, max_records=max_records, max_bytes=max_bytes)
