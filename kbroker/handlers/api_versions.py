@@ -1,13 +1,14 @@
 """ApiVersions (18), v0–4: the table of handled APIs, straight from the handler registry.
 
-No tagged fields (features) are sent: old librdkafka (Debian's 2.0.2) misreads some of them, and clients use the
-feature list only for KIP-848/890 negotiation, which falls back to the API list.
+v3+ carries the feature levels (KIP-584, kbroker.features) in the tagged fields Kafka uses (supported features,
+finalized epoch, finalized features), as Kafka 4.2 sends them.
 """
 from __future__ import annotations
 
 import re
 
 from kbroker.coordinator.share import share_coordinator
+from kbroker.features import api_versions_fields
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
 
@@ -29,4 +30,7 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
     keys = supported_api_versions()
     if not share_coordinator(ctx.broker).settings.enabled:
         keys = [k for k in keys if k["api_key"] not in SHARE_API_KEYS]
-    return {"error_code": 0, "api_keys": keys, "throttle_time_ms": 0}
+    response = {"error_code": 0, "api_keys": keys, "throttle_time_ms": 0}
+    if ctx.version >= 3:
+        response.update(api_versions_fields(ctx.broker))
+    return response
