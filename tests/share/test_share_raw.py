@@ -167,3 +167,40 @@ def test_share_apis_are_advertised(share_broker, api: int, version: int) -> None
                   for k in c.request(18, 3, {"client_software_name": "t", "client_software_version": "1"})["api_keys"]}
     lo, hi = ranges[api]
     assert lo <= version <= hi
+
+
+def test_group_types_do_not_mix(share_broker) -> None:
+    bootstrap = share_broker.bootstrap
+    topic, group = unique("shmix"), unique("g")
+    create_topics(bootstrap, (topic, 1))
+    with RawClient(bootstrap) as c:
+        assert _hb(c, group, uuid.uuid4().hex, 0, [topic])["error_code"] == 0
+        consumer = c.request(68, 1, {"group_id": group, "member_id": uuid.uuid4().hex, "member_epoch": 0,
+                                     "instance_id": None, "rack_id": None, "rebalance_timeout_ms": 5000,
+                                     "subscribed_topic_names": [topic], "subscribed_topic_regex": None,
+                                     "server_assignor": None, "topic_partitions": []})
+        assert consumer["error_code"] == E_GROUP_NOT_FOUND
+        classic = c.request(11, 5, {"group_id": group, "session_timeout_ms": 10000, "rebalance_timeout_ms": 10000,
+                                    "member_id": "", "group_instance_id": None, "protocol_type": "consumer",
+                                    "protocols": [{"name": "range", "metadata": b""}]})
+        assert classic["error_code"] == 23  # INCONSISTENT_GROUP_PROTOCOL
+        other = unique("g")
+        assert c.request(68, 1, {"group_id": other, "member_id": uuid.uuid4().hex, "member_epoch": 0,
+                                 "instance_id": None, "rack_id": None, "rebalance_timeout_ms": 5000,
+                                 "subscribed_topic_names": [topic], "subscribed_topic_regex": None,
+                                 "server_assignor": None, "topic_partitions": []})["error_code"] == 0
+        assert _hb(c, other, uuid.uuid4().hex, 0, [topic])["error_code"] == E_GROUP_NOT_FOUND
+
+
+def test_a_deleted_topic_leaves_the_share_group_offsets(share_broker) -> None:
+    bootstrap = share_broker.bootstrap
+    topic, group = unique("shdel"), unique("g")
+    create_topics(bootstrap, (topic, 1))
+    produce(bootstrap, topic, 3)
+    with RawClient(bootstrap) as c:
+        assert c.request(91, 0, {"group_id": group, "topics": [{"topic_name": topic, "partitions": [
+            {"partition_index": 0, "start_offset": 1}]}]})["responses"][0]["partitions"][0]["error_code"] == 0
+        assert c.request(20, 6, {"topics": [{"name": topic, "topic_id": bytes(16)}], "timeout_ms": 5000}
+                         )["responses"][0]["error_code"] == 0
+        described = c.request(90, 0, {"groups": [{"group_id": group, "topics": None}]})
+        assert described["groups"][0]["topics"] == []

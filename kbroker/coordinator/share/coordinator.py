@@ -92,6 +92,13 @@ class ShareCoordinator:
         self.tick(now_ms())
 
     def tick(self, now: int) -> None:
+        if self.broker is not None:
+            gone = [k for k in self.partitions if k[1] not in self.broker.metadata.by_id]
+            if gone:  # a deleted topic's share-partitions go with it, as Kafka deletes their share state
+                try:
+                    self._forget(gone)
+                except KafkaError as exc:
+                    log.warning("share state of deleted topics not removed: %s", exc)
         for group in list(self.groups.values()):
             expired = [m for m in group.members.values() if m.deadline_ms and m.deadline_ms <= now]
             for member in expired:

@@ -150,6 +150,8 @@ class SharePartitionState:
         for first, last, types in batches:
             if last < first or not types or (len(types) != 1 and len(types) != last - first + 1):
                 return ErrorCode.INVALID_REQUEST
+            if first < self.start_offset or last >= self.next_offset:
+                return ErrorCode.INVALID_RECORD_STATE  # never acquired, or finished: also bounds the work
             for i, offset in enumerate(range(first, last + 1)):
                 kind = types[0] if len(types) == 1 else types[i]
                 if kind not in (ACK_GAP, ACK_ACCEPT, ACK_RELEASE, ACK_REJECT) and not (kind == ACK_RENEW and renew_allowed):
