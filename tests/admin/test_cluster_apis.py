@@ -1,0 +1,65 @@
+"""DescribeQuorum, ApiVersions' feature levels and ListConfigResources through kafka-python's admin client
+(the calls kafka-metadata-quorum, kafka-features and kafka-configs --list make)."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import module_broker
+from tests.helpers import create_topics, unique
+from tests.rawclient import RawClient
+
+kafka_admin = pytest.importorskip("kafka.admin")
+
+cluster_broker = module_broker("clusterapis")
+
+
+def _admin(bootstrap: str):  # type: ignore[no-untyped-def]
+    return kafka_admin.KafkaAdminClient(bootstrap_servers=bootstrap)
+
+
+def test_describe_metadata_quorum(cluster_broker) -> None:
+    admin = _admin(cluster_broker.bootstrap)
+    try:
+        quorum = admin.describe_metadata_quorum()
+    finally:
+        admin.close()
+    partition = quorum["topics"][0]["partitions"][0]
+    assert quorum["topics"][0]["topic_name"] == "__cluster_metadata" and partition["error"] is None
+    assert partition["leader_id"] == 1 and [v["replica_id"] for v in partition["current_voters"]] == [1]
+    host, port = cluster_broker.bootstrap.rsplit(":", 1)
+    assert quorum["nodes"] == [{"node_id": 1, "listeners": [{"name": "CONTROLLER", "host": host, "port": int(port)}]}]
+    with RawClient(cluster_broker.bootstrap) as c:
+        other = c.request(55, 0, {"topics": [{"topic_name": "elsewhere", "partitions": [{"partition_index": 0}]}]})
+    assert other["topics"][0]["partitions"][0]["error_code"] == 3  # UNKNOWN_TOPIC_OR_PARTITION
+
+
+def test_describe_features(cluster_broker) -> None:
+    admin = _admin(cluster_broker.bootstrap)
+    try:
+        features = admin.describe_features()
+    finally:
+        admin.close()
+    assert features["metadata.version"]["supported"] == (7, 29)
+    assert features["metadata.version"]["finalized"] == (29, 29)
+    assert features["share.version"]["finalized"] == (1, 1)
+    assert features["transaction.version"]["finalized"] == (1, 1)
+    assert "finalized" not in features["streams.version"]
+
+
+def test_list_config_resources(cluster_broker) -> None:
+    topic, group = unique("cfgres"), unique("g")
+    create_topics(cluster_broker.bootstrap, (topic, 1))
+    admin = _admin(cluster_broker.bootstrap)
+    try:
+        admin.alter_configs([kafka_admin.ConfigResource(kafka_admin.ConfigResourceType.GROUP, group,
+                                                        configs={"consumer.session.timeout.ms": "50000"})])
+        listed = admin.list_config_resources()
+        groups_only = admin.list_config_resources(resource_types=["GROUP"])
+    finally:
+        admin.close()
+    assert topic in listed["topic"] and group in listed["group"]
+    assert listed["broker"] == ["1"] and listed["broker_logger"] == ["1"]
+    assert groups_only == {"group": listed["group"]}
+    with RawClient(cluster_broker.bootstrap) as c:
+        old = c.request(74, 0, {})  # v0, ListClientMetricsResources: no subscriptions here
+    assert old["error_code"] == 0 and old["config_resources"] == []
