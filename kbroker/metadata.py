@@ -82,6 +82,8 @@ class MetadataStore:
         self.scram: dict[str, dict[int, dict]] = {}
         # group configs (GROUP resources): group id -> {key: value}
         self.group_configs: dict[str, dict[str, str]] = {}
+        # finalized feature levels set with UpdateFeatures (kbroker.features), and "_epoch"
+        self.features: dict[str, int] = {}
         if data_dir is not None:
             data_dir.mkdir(parents=True, exist_ok=True)
             self._load_identity(cluster_id)
@@ -117,6 +119,7 @@ class MetadataStore:
         for user, mechanisms in (stored.get("scram") or {}).items():
             self.scram[user] = {int(m): dict(c) for m, c in mechanisms.items()}
         self.group_configs = {g: dict(c) for g, c in (stored.get("group_configs") or {}).items()}
+        self.features = {str(k): int(v) for k, v in (stored.get("features") or {}).items()}
         for obj in stored.get("topics", []):
             info = TopicInfo.from_json(obj)
             self.topics[info.name] = info
@@ -133,6 +136,7 @@ class MetadataStore:
                                              for entity, values in self.client_quotas.items()],
                            "scram": {user: {str(m): c for m, c in mechs.items()} for user, mechs in self.scram.items()},
                            "group_configs": self.group_configs,
+                           "features": self.features,
                            }, indent=1)
         _atomic_write(self.data_dir / "topics.json", body)
 

@@ -63,3 +63,40 @@ def test_list_config_resources(cluster_broker) -> None:
     with RawClient(cluster_broker.bootstrap) as c:
         old = c.request(74, 0, {})  # v0, ListClientMetricsResources: no subscriptions here
     assert old["error_code"] == 0 and old["config_resources"] == []
+
+
+def test_update_features_moves_share_version(tmp_path) -> None:
+    from kafka.errors import InvalidUpdateVersionError
+
+    from tests.conftest import BrokerProcess
+
+    b = BrokerProcess(tmp_path / "data").start()
+    try:
+        admin = _admin(b.bootstrap)
+        try:
+            with pytest.raises(InvalidUpdateVersionError):  # a downgrade must say so
+                admin.update_features({"share.version": 0})
+            with pytest.raises(InvalidUpdateVersionError):  # beyond what kbroker supports
+                admin.update_features({"transaction.version": 2})
+            assert admin.update_features({"share.version": ("SAFE_DOWNGRADE", 0)}) == {"share.version": "OK"}
+            features = admin.describe_features()
+        finally:
+            admin.close()
+        assert "finalized" not in features["share.version"]
+        with RawClient(b.bootstrap) as c:
+            keys = {k["api_key"] for k in c.request(18, 3, {"client_software_name": "t",
+                                                            "client_software_version": "1"})["api_keys"]}
+        assert 76 not in keys and 78 not in keys
+    finally:
+        b.stop()
+    b = BrokerProcess(tmp_path / "data").start()  # the level is kept
+    try:
+        admin = _admin(b.bootstrap)
+        try:
+            assert "finalized" not in admin.describe_features()["share.version"]
+            assert admin.update_features({"share.version": 1}) == {"share.version": "OK"}
+            assert admin.describe_features()["share.version"]["finalized"] == (1, 1)
+        finally:
+            admin.close()
+    finally:
+        b.stop()

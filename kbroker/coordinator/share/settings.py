@@ -54,7 +54,12 @@ class ShareSettings:
 
     @property
     def enabled(self) -> bool:
-        return bool(self.broker_value("group.share.enable", True))
+        """group.share.enable and the finalized share.version (UpdateFeatures can set it to 0)."""
+        if self.broker is None:
+            return True
+        from kbroker.features import finalized
+
+        return finalized(self.broker).get("share.version", 0) >= 1
 
     def lock_ms(self, group_id: str) -> int:
         return self._int(group_id, "share.record.lock.duration.ms", "group.share.record.lock.duration.ms", 30000)
