@@ -47,7 +47,7 @@ GROUP_KEYS: dict[str, GroupKey] = {k.name: k for k in [
              check=lambda v: 2 <= int(v) <= 10,
              doc="Deliveries after which a record that comes back is archived."),
     GroupKey("share.partition.max.record.locks", "INT", "group.share.partition.max.record.locks", "2000",
-             check=lambda v: 100 <= int(v) <= 10000,
+             check=lambda v: 100 <= int(v) <= 4000,
              doc="Records of one share-partition that may be locked at once."),
     GroupKey("share.auto.offset.reset", "STRING", None, "latest", check=valid_auto_offset_reset,
              doc="Where a share group starts on a partition: latest, earliest or by_duration:<ISO-8601>."),
