@@ -204,3 +204,27 @@ def test_a_deleted_topic_leaves_the_share_group_offsets(share_broker) -> None:
                          )["responses"][0]["error_code"] == 0
         described = c.request(90, 0, {"groups": [{"group_id": group, "topics": None}]})
         assert described["groups"][0]["topics"] == []
+
+
+def test_auto_offset_reset_latest_earliest_and_by_duration(share_broker) -> None:
+    from confluent_kafka import Producer
+
+    bootstrap = share_broker.bootstrap
+    topic = unique("shreset")
+    create_topics(bootstrap, (topic, 1))
+    now_ms = int(__import__("time").time() * 1000)
+    p = Producer({"bootstrap.servers": bootstrap})
+    for i in range(6):  # three records two hours old, three from now
+        p.produce(topic, value=b"x", partition=0, timestamp=now_ms - 7_200_000 if i < 3 else now_ms)
+    assert p.flush(15) == 0
+    expected = {"latest": 6, "earliest": 0, "by_duration:PT1H": 3, "by_duration:P1DT0H": 0}
+    with RawClient(bootstrap) as c:
+        tid = _topic_id(c, topic)
+        for reset, start in expected.items():
+            group = unique("g")
+            if reset != "latest":
+                set_group_configs(bootstrap, group, {"share.auto.offset.reset": reset})
+            _fetch(c, group, uuid.uuid4().hex, 0, tid, max_records=1)
+            described = c.request(90, 0, {"groups": [{"group_id": group, "topics": [
+                {"topic_name": topic, "partitions": [0]}]}]})
+            assert described["groups"][0]["topics"][0]["partitions"][0]["start_offset"] == start, reset
