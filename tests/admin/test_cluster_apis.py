@@ -100,3 +100,25 @@ def test_update_features_moves_share_version(tmp_path) -> None:
             admin.close()
     finally:
         b.stop()
+
+
+def test_alter_replica_log_dirs(cluster_broker) -> None:
+    from kafka import TopicPartitionReplica
+    from kafka.errors import LogDirNotFoundError, NoError, UnknownTopicOrPartitionError
+
+    topic = unique("logdirs")
+    create_topics(cluster_broker.bootstrap, (topic, 2))
+    with RawClient(cluster_broker.bootstrap) as c:
+        path = c.request(35, 4, {"topics": None})["results"][0]["log_dir"]  # the one DescribeLogDirs reports
+    admin = _admin(cluster_broker.bootstrap)
+    try:
+        result = admin.alter_replica_log_dirs({
+            TopicPartitionReplica(topic, 0, 1): path,
+            TopicPartitionReplica(topic, 7, 1): path,
+        })
+        elsewhere = admin.alter_replica_log_dirs({TopicPartitionReplica(topic, 1, 1): "/no/such/dir"})
+    finally:
+        admin.close()
+    assert result[TopicPartitionReplica(topic, 0, 1)] is NoError
+    assert result[TopicPartitionReplica(topic, 7, 1)] is UnknownTopicOrPartitionError
+    assert elsewhere[TopicPartitionReplica(topic, 1, 1)] is LogDirNotFoundError
