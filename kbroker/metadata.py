@@ -84,6 +84,8 @@ class MetadataStore:
         self.group_configs: dict[str, dict[str, str]] = {}
         # finalized feature levels set with UpdateFeatures (kbroker.features), and "_epoch"
         self.features: dict[str, int] = {}
+        # client-metrics subscriptions (KIP-714, CLIENT_METRICS resources): name -> {key: value}
+        self.client_metrics: dict[str, dict[str, str]] = {}
         if data_dir is not None:
             data_dir.mkdir(parents=True, exist_ok=True)
             self._load_identity(cluster_id)
@@ -120,6 +122,7 @@ class MetadataStore:
             self.scram[user] = {int(m): dict(c) for m, c in mechanisms.items()}
         self.group_configs = {g: dict(c) for g, c in (stored.get("group_configs") or {}).items()}
         self.features = {str(k): int(v) for k, v in (stored.get("features") or {}).items()}
+        self.client_metrics = {n: dict(c) for n, c in (stored.get("client_metrics") or {}).items()}
         for obj in stored.get("topics", []):
             info = TopicInfo.from_json(obj)
             self.topics[info.name] = info
@@ -137,6 +140,7 @@ class MetadataStore:
                            "scram": {user: {str(m): c for m, c in mechs.items()} for user, mechs in self.scram.items()},
                            "group_configs": self.group_configs,
                            "features": self.features,
+                           "client_metrics": self.client_metrics,
                            }, indent=1)
         _atomic_write(self.data_dir / "topics.json", body)
 

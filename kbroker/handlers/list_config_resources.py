@@ -2,7 +2,7 @@
 ListClientMetricsResources and lists client-metrics subscriptions only).
 
 v1 lists, for each type asked (all of them when none is): topics (2), this broker (4) and its loggers (8) by
-node id, client-metrics subscriptions (16: kbroker has none) and groups (32: every classic, consumer and share
+node id, client-metrics subscriptions (16) and groups (32: every classic, consumer and share
 group, and any group with group configs). A type Kafka does not list is UNSUPPORTED_VERSION, as Kafka answers.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ def _names(ctx: RequestContext, rtype: int) -> list[str]:
         names.update(g["group_id"] for g in share_coordinator(broker).list_groups())
         names.update(getattr(broker.metadata, "group_configs", {}) or {})
         return sorted(names)
-    return []  # CLIENT_METRICS: no subscriptions
+    return sorted(getattr(broker.metadata, "client_metrics", {}) or {})  # CLIENT_METRICS subscriptions
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
