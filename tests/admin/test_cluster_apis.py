@@ -122,3 +122,11 @@ def test_alter_replica_log_dirs(cluster_broker) -> None:
     assert result[TopicPartitionReplica(topic, 0, 1)] is NoError
     assert result[TopicPartitionReplica(topic, 7, 1)] is UnknownTopicOrPartitionError
     assert elsewhere[TopicPartitionReplica(topic, 1, 1)] is LogDirNotFoundError
+
+
+def test_unregister_broker(cluster_broker) -> None:
+    with RawClient(cluster_broker.bootstrap) as c:
+        assert c.request(64, 0, {"broker_id": 42})["error_code"] == 102  # BROKER_ID_NOT_REGISTERED
+        assert c.request(64, 0, {"broker_id": 1})["error_code"] == 0
+        assert c.request(3, 12, {"topics": None, "allow_auto_topic_creation": False,
+                                 "include_topic_authorized_operations": False})["brokers"][0]["node_id"] == 1
