@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import BrokerProcess
 from tests.rawclient import RawClient
-from tests.share.conftest import create_topics, produce, set_group_configs, share_broker, unique  # noqa: F401
+from tests.share.conftest import create_topics, produce, set_group_configs, share_broker, unique, wait_until  # noqa: F401
 
 E_UNKNOWN_MEMBER, E_FENCED, E_INVALID_REQUEST, E_RECORD_STATE = 25, 110, 42, 121
 E_SESSION_NOT_FOUND, E_SESSION_EPOCH, E_GROUP_NOT_FOUND, E_NON_EMPTY = 122, 123, 69, 68
@@ -228,3 +228,41 @@ def test_auto_offset_reset_latest_earliest_and_by_duration(share_broker) -> None
             described = c.request(90, 0, {"groups": [{"group_id": group, "topics": [
                 {"topic_name": topic, "partitions": [0]}]}]})
             assert described["groups"][0]["topics"][0]["partitions"][0]["start_offset"] == start, reset
+
+
+def test_group_share_limits(tmp_path) -> None:
+    b = BrokerProcess(tmp_path / "data", "--set", "group.share.max.size=1", "--set", "group.share.max.groups=1").start()
+    try:
+        topic = unique("shlim")
+        create_topics(b.bootstrap, (topic, 1))
+        with RawClient(b.bootstrap) as c:
+            assert _hb(c, "g1", uuid.uuid4().hex, 0, [topic])["error_code"] == 0
+            assert _hb(c, "g1", uuid.uuid4().hex, 0, [topic])["error_code"] == 81  # GROUP_MAX_SIZE_REACHED
+            assert _hb(c, "g2", uuid.uuid4().hex, 0, [topic])["error_code"] == 81
+    finally:
+        b.stop()
+
+
+def test_an_expired_member_gives_its_records_back(tmp_path) -> None:
+    b = BrokerProcess(tmp_path / "data", "--set", "group.share.min.session.timeout.ms=1000").start()
+    try:
+        bootstrap = b.bootstrap
+        topic, group = unique("shexp"), unique("g")
+        create_topics(bootstrap, (topic, 1))
+        set_group_configs(bootstrap, group, {"share.auto.offset.reset": "earliest", "share.session.timeout.ms": "1000"})
+        produce(bootstrap, topic, 5)
+        with RawClient(bootstrap) as c:
+            tid = _topic_id(c, topic)
+            silent = uuid.uuid4().hex
+            assert _hb(c, group, silent, 0, [topic])["error_code"] == 0
+            assert _acquired(_fetch(c, group, silent, 0, tid)) == [(0, 4, 1)]  # locked for 30 s
+            other = uuid.uuid4().hex
+
+            def members() -> list[str]:
+                described = c.request(77, 1, {"group_ids": [group], "include_authorized_operations": False})
+                return [m["member_id"] for m in described["groups"][0]["members"]]
+
+            wait_until(lambda: silent not in members(), 15, step=0.2, what="the silent member's expiry")
+            assert _acquired(_fetch(c, group, other, 0, tid)) == [(0, 4, 2)]  # long before the lock ran out
+    finally:
+        b.stop()
