@@ -97,3 +97,4 @@ def test_telemetry_is_not_advertised_without_a_metrics_endpoint(tmp_path) -> Non
         assert p.flush(15) == 0
     finally:
         b.stop()
+

@@ -74,6 +74,9 @@ class ShareCoordinator:
         """Replay the stored state once, then run whatever deadline is due."""
         if not self._loaded:
             self._loaded = True
+            from kbroker.coordinator.share import metrics
+
+            metrics.register(self)
             count = 0
             for record in self.store.replay():
                 key = (record.group_id, record.topic_id, record.partition)
