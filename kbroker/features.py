@@ -55,7 +55,8 @@ def finalized(broker: Any) -> dict[str, int]:
 def api_versions_fields(broker: Any) -> dict:
     """The feature fields of an ApiVersions v3+ answer."""
     return {
-        "supported_features": [{"name": n, "min_version": lo, "max_version": hi} for n, (lo, hi, _) in FEATURES.items()],
+        "supported_features": [{"name": n, "min_version": lo, "max_version": hi}
+                               for n, (lo, hi, _) in FEATURES.items()],
         "finalized_features_epoch": epoch(broker),
         "finalized_features": [{"name": n, "max_version_level": level, "min_version_level": level}
                                for n, level in finalized(broker).items()],

@@ -144,7 +144,8 @@ def alter(broker: Any, group_id: str, ops: list[tuple[str, int, str | None]], va
         save()
 
 
-def describe(broker: Any, group_id: str, names: list[str] | None, include_synonyms: bool, include_docs: bool) -> list[dict]:
+def describe(broker: Any, group_id: str, names: list[str] | None, include_synonyms: bool,
+             include_docs: bool) -> list[dict]:
     if not group_id:
         raise KafkaError(ErrorCode.INVALID_REQUEST, "Group name must not be empty")
     overrides = stored(broker).get(group_id, {})

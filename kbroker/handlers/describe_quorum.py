@@ -27,7 +27,8 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
         parts = []
         for p in topic["partitions"]:
             if topic["topic_name"] != METADATA_TOPIC or p["partition_index"] != 0:
-                parts.append({"partition_index": p["partition_index"], "error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                parts.append({"partition_index": p["partition_index"],
+                              "error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
                               "error_message": "Not the metadata partition", "leader_id": -1, "leader_epoch": -1,
                               "high_watermark": -1, "current_voters": [], "observers": []})
                 continue

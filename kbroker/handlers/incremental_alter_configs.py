@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from kbroker.config import KAFKA_KEYS, default_of
 from kbroker.coordinator import group_configs
-from kbroker.handlers._configs import BROKER, BROKER_LOGGER, CLIENT_METRICS, GROUP, TOPIC, alter_each, alter_loggers, broker_id_of
+from kbroker.handlers._configs import (BROKER, BROKER_LOGGER, CLIENT_METRICS, GROUP, TOPIC, alter_each, alter_loggers,
+                                       broker_id_of)
 from kbroker.server.context import RequestContext
 from kbroker.telemetry import configs as client_metrics
 from kbroker.topic_config import OP_DELETE, apply_incremental, topic_default, topic_type

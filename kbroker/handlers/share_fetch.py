@@ -2,9 +2,10 @@
 
 The request works in the member's share session: epoch 0 opens one (the partitions named become the session's),
 -1 closes it after its acknowledgements (releasing what the member still holds), any other epoch must be the
-session's next one. max_records 0 asks for acknowledgement only (librdkafka sends that). Topics named add to the session, forgotten ones leave it; the fetch covers the whole session.
-Acknowledgements on an opening request are refused, as Kafka refuses them. v2's RENEW acknowledgement extends a
-lock; share_acquire_mode is read but records are always acquired record by record (see known-differences).
+session's next one. Topics named add to the session, forgotten ones leave it; the fetch covers the whole
+session, and max_records 0 asks for acknowledgement only (librdkafka sends that). Acknowledgements on an opening
+request are refused, as Kafka refuses them. v2's RENEW acknowledgement extends a lock; share_acquire_mode is read
+but records are always acquired record by record (see known-differences).
 """
 from __future__ import annotations
 

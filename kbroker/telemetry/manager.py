@@ -75,7 +75,8 @@ class ClientTelemetry:
         metrics, interval = self._matching(selectors)
         subscription_id = zlib.crc32(repr((metrics, interval, client_instance_id)).encode()) & 0x7FFFFFFF
         known = self.clients.get(client_instance_id)
-        instance = ClientInstance(client_instance_id, selectors.get("client_id", ""), subscription_id, interval, metrics)
+        instance = ClientInstance(client_instance_id, selectors.get("client_id", ""), subscription_id, interval,
+                                  metrics)
         if known is not None:
             instance.last_push_ms, instance.values = known.last_push_ms, known.values
         self.clients[client_instance_id] = instance

@@ -148,7 +148,8 @@ def decode_metrics(data: bytes) -> list[DataPoint]:
         scopes = []
         for n, w, v in fields(rm):  # type: ignore[arg-type]
             if n == 1 and w == 2:
-                resource = _attributes([a for an, aw, a in fields(v) if an == 1 and aw == 2])  # type: ignore[arg-type,misc]
+                kvs = [a for an, aw, a in fields(v) if an == 1 and aw == 2]  # type: ignore[arg-type]
+                resource = _attributes(kvs)  # type: ignore[arg-type]
             elif n == 2 and w == 2:
                 scopes.append(v)
         for scope in scopes:

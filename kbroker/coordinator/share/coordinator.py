@@ -212,7 +212,8 @@ class ShareCoordinator:
                 group = self.groups[group_id] = ShareGroup(group_id)
             if member is None:
                 if len(group.members) >= self.settings.max_size():
-                    return _hb_error(E.GROUP_MAX_SIZE_REACHED, f"The share group {group_id} has reached its maximum size.")
+                    return _hb_error(E.GROUP_MAX_SIZE_REACHED,
+                                     f"The share group {group_id} has reached its maximum size.")
                 member = group.members[member_id] = ShareMember(member_id, client_id, client_host,
                                                                request.get("rack_id"), list(subscribed or []))
                 log.info("share group %s: member %s joined", group_id, member_id)
@@ -272,7 +273,8 @@ class ShareCoordinator:
     # ---------------------------------------------------------------------------------------------------------
     # share sessions
 
-    def open_session(self, group_id: str, member_id: str, epoch: int, *, acknowledging: bool) -> tuple[int, ShareSession | None]:
+    def open_session(self, group_id: str, member_id: str, epoch: int, *,
+                     acknowledging: bool) -> tuple[int, ShareSession | None]:
         """The session a ShareFetch (acknowledging=False) or ShareAcknowledge works in, and its error."""
         self.ready()
         key = (group_id, member_id)
@@ -327,7 +329,8 @@ class ShareCoordinator:
         state = self.partitions.get((group_id, topic_id, index))
         if state is None:
             return E.INVALID_RECORD_STATE
-        error = state.acknowledge(member_id, batches, now_ms=now_ms(), delivery_limit=self.settings.delivery_limit(group_id),
+        error = state.acknowledge(member_id, batches, now_ms=now_ms(),
+                                  delivery_limit=self.settings.delivery_limit(group_id),
                                   lock_ms=self.settings.lock_ms(group_id), renew_allowed=renew_allowed)
         if error == E.NONE:
             try:

@@ -101,7 +101,8 @@ def acquire(coord: ShareCoordinator, group_id: str, member_id: str, topic_id: by
             got_sorted = sorted(got)
             lo, hi = got_sorted[0], got_sorted[-1]
             for pos, h, _ in batches:
-                if h.last_offset >= lo and h.base_offset <= hi and any(h.base_offset <= o <= h.last_offset for o in got):
+                if h.last_offset >= lo and h.base_offset <= hi and \
+                        any(h.base_offset <= o <= h.last_offset for o in got):
                     chunks.append(bytes(view[pos: pos + h.size]))
             for o in got:
                 counts[o] = state.records[o].delivery_count
@@ -114,7 +115,8 @@ def acquire(coord: ShareCoordinator, group_id: str, member_id: str, topic_id: by
     return result
 
 
-def fetch_session(coord: ShareCoordinator, session: ShareSession, *, max_records: int, max_bytes: int) -> list[Acquired]:
+def fetch_session(coord: ShareCoordinator, session: ShareSession, *, max_records: int,
+                  max_bytes: int) -> list[Acquired]:
     out = []
     remaining_records, remaining_bytes = max_records, max_bytes
     for topic_id, index in sorted(session.partitions):

@@ -45,7 +45,8 @@ class ShareGroup:
         return {t for m in self.members.values() for t in m.subscribed}
 
 
-def simple_assign(members: list[ShareMember], topics: dict[str, tuple[bytes, int]]) -> dict[str, dict[bytes, list[int]]]:
+def simple_assign(members: list[ShareMember],
+                  topics: dict[str, tuple[bytes, int]]) -> dict[str, dict[bytes, list[int]]]:
     """member id -> {topic id: partitions} for `topics` (name -> (topic id, partition count))."""
     out: dict[str, dict[bytes, list[int]]] = {m.member_id: {} for m in members}
     for name in sorted(topics):

@@ -154,7 +154,8 @@ class SharePartitionState:
                 return ErrorCode.INVALID_RECORD_STATE  # never acquired, or finished: also bounds the work
             for i, offset in enumerate(range(first, last + 1)):
                 kind = types[0] if len(types) == 1 else types[i]
-                if kind not in (ACK_GAP, ACK_ACCEPT, ACK_RELEASE, ACK_REJECT) and not (kind == ACK_RENEW and renew_allowed):
+                known = kind in (ACK_GAP, ACK_ACCEPT, ACK_RELEASE, ACK_REJECT) or (kind == ACK_RENEW and renew_allowed)
+                if not known:
                     return ErrorCode.INVALID_REQUEST
                 r = self.records.get(offset)
                 if kind == ACK_GAP and (r is None or offset < self.start_offset):
