@@ -80,14 +80,19 @@ def test_member_session_timeout_follows_the_group_config(group_config_broker) ->
                                    "rack_id": None, "rebalance_timeout_ms": 5000, "subscribed_topic_names": [topic],
                                    "subscribed_topic_regex": None, "server_assignor": None, "topic_partitions": []})
         assert joined["error_code"] == 0, joined
-        assert joined["heartbeat_interval_ms"] == 5000
+        assert joined["heartbeat_interval_ms"] == 5000  # the group's consumer.heartbeat.interval.ms
 
         def members() -> list:
             described = c.request(69, 1, {"group_ids": [group], "include_authorized_operations": False})
             return described["groups"][0]["members"]
 
-        assert [m["member_id"] for m in members()] == [member]
-        deadline = time.monotonic() + 15  # the broker default (45 s) would keep it far longer
+        # the broker default (45 s) would keep the silent member far longer than this bound
+        deadline = time.monotonic() + 20
         while members() and time.monotonic() < deadline:
             time.sleep(0.1)
         assert members() == [], "the member outlived its group's 1 s session timeout"
+        again = c.request(68, 1, {"group_id": group, "member_id": member, "member_epoch": joined["member_epoch"],
+                                  "instance_id": None, "rack_id": None, "rebalance_timeout_ms": -1,
+                                  "subscribed_topic_names": None, "subscribed_topic_regex": None,
+                                  "server_assignor": None, "topic_partitions": None})
+        assert again["error_code"] == 25  # UNKNOWN_MEMBER_ID: it was fenced
