@@ -38,8 +38,8 @@ def produce(bootstrap: str, topic: str, count: int, start: int = 0) -> None:
     assert p.flush(30) == 0
 
 
-def share_consumer(bootstrap: str, group: str, topic: str, *, explicit: bool = False) -> Any:
-    conf = {"bootstrap.servers": bootstrap, "group.id": group}
+def share_consumer(bootstrap: str, group: str, topic: str, *, explicit: bool = False, **extra: Any) -> Any:
+    conf = {"bootstrap.servers": bootstrap, "group.id": group, **extra}
     if explicit:
         conf["share.acknowledgement.mode"] = "explicit"
     c = ShareConsumer(conf)

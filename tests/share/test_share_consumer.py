@@ -36,7 +36,8 @@ def test_three_consumers_share_one_partition(share_broker) -> None:
     topic, group = unique("share3"), unique("g")
     create_topics(bootstrap, (topic, 1))
     set_group_configs(bootstrap, group, {"share.auto.offset.reset": "earliest"})
-    consumers = [share_consumer(bootstrap, group, topic) for _ in range(3)]
+    # small fetches (100 records, 0.2 s of work each): no consumer can drain the queue before the others fetch
+    consumers = [share_consumer(bootstrap, group, topic, **{"max.poll.records": 100}) for _ in range(3)]
     got: list[list[int]] = [[], [], []]
     seen: set[int] = set()
     lock = threading.Lock()
