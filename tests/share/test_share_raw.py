@@ -266,3 +266,41 @@ def test_an_expired_member_gives_its_records_back(tmp_path) -> None:
             assert _acquired(_fetch(c, group, other, 0, tid)) == [(0, 4, 2)]  # long before the lock ran out
     finally:
         b.stop()
+
+
+def test_bad_share_requests_get_errors_not_a_dead_broker(share_broker) -> None:
+    bootstrap = share_broker.bootstrap
+    topic, group, member = unique("shbad"), unique("g"), uuid.uuid4().hex
+    create_topics(bootstrap, (topic, 1))
+    set_group_configs(bootstrap, group, {"share.auto.offset.reset": "earliest"})
+    produce(bootstrap, topic, 3)
+    with RawClient(bootstrap) as c:
+        tid = _topic_id(c, topic)
+        unknown = _fetch(c, group, member, 0, uuid.uuid4().bytes)
+        assert unknown["responses"][0]["partitions"][0]["error_code"] == 100  # UNKNOWN_TOPIC_ID
+        assert _acquired(_fetch(c, group, member, 1, tid, max_records=3)) == [(0, 2, 1)]
+        cases = [
+            ([{"first_offset": 2, "last_offset": 1, "acknowledge_types": [1]}], E_INVALID_REQUEST),
+            ([{"first_offset": 0, "last_offset": 2, "acknowledge_types": [9]}], E_INVALID_REQUEST),
+            ([{"first_offset": 0, "last_offset": 2, "acknowledge_types": [1, 1]}], E_INVALID_REQUEST),
+            ([{"first_offset": 0, "last_offset": 2**62, "acknowledge_types": [1]}], E_RECORD_STATE),
+            ([{"first_offset": -5, "last_offset": 0, "acknowledge_types": [1]}], E_RECORD_STATE),
+            ([{"first_offset": 0, "last_offset": 0, "acknowledge_types": [4]}], E_INVALID_REQUEST),  # RENEW: v2 only
+        ]
+        epoch = 2
+        for acks, code in cases:
+            resp = _fetch(c, group, member, epoch, tid, acks=acks, max_records=0)
+            epoch += 1
+            assert resp["responses"][0]["partitions"][0]["acknowledge_error_code"] == code, acks
+        # nothing of that changed the records: they are still this member's to accept
+        done = _fetch(c, group, member, epoch, tid, max_records=0, acks=[
+            {"first_offset": 0, "last_offset": 2, "acknowledge_types": [1]}])
+        assert done["responses"][0]["partitions"][0]["acknowledge_error_code"] == 0
+        negative = c.request(78, 1, {
+            "group_id": group, "member_id": member, "share_session_epoch": epoch + 1, "max_wait_ms": -1,
+            "min_bytes": -1, "max_bytes": -1, "max_records": 5, "batch_size": -1, "share_acquire_mode": 0,
+            "topics": [{"topic_id": tid, "partitions": [{"partition_index": -3, "acknowledgement_batches": []}]}],
+            "forgotten_topics_data": []})
+        codes = {(t["topic_id"], p["partition_index"]): p["error_code"]
+                 for t in negative["responses"] for p in t["partitions"]}
+        assert codes[(tid, -3)] == 3 and codes[(tid, 0)] == 0  # UNKNOWN_TOPIC_OR_PARTITION; partition 0 is fine
