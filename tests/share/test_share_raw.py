@@ -65,6 +65,8 @@ def test_heartbeat_describe_list_and_errors(share_broker) -> None:
         assert sorted(p for m in g["members"] for tp in m["assignment"]["topic_partitions"] for p in tp["partitions"]) \
             == [0, 1, 2]
         assert missing["error_code"] == E_GROUP_NOT_FOUND
+        classic = c.request(15, 6, {"groups": [group], "include_authorized_operations": False})["groups"][0]
+        assert classic["error_code"] == E_GROUP_NOT_FOUND and "not a classic group" in classic["error_message"]
         listed = c.request(16, 5, {"states_filter": [], "types_filter": ["share"]})
         assert {(x["group_id"], x["group_type"], x["group_state"]) for x in listed["groups"]} >= {(group, "share", "Stable")}
         assert group not in {x["group_id"] for x in c.request(16, 5, {"states_filter": [], "types_filter": ["consumer"]})["groups"]}
