@@ -86,6 +86,8 @@ class MetadataStore:
         self.features: dict[str, int] = {}
         # client-metrics subscriptions (KIP-714, CLIENT_METRICS resources): name -> {key: value}
         self.client_metrics: dict[str, dict[str, str]] = {}
+        # share groups' ids (kbroker.coordinator.share), so that an empty one outlives a restart
+        self.share_groups: list[str] = []
         if data_dir is not None:
             data_dir.mkdir(parents=True, exist_ok=True)
             self._load_identity(cluster_id)
@@ -123,6 +125,7 @@ class MetadataStore:
         self.group_configs = {g: dict(c) for g, c in (stored.get("group_configs") or {}).items()}
         self.features = {str(k): int(v) for k, v in (stored.get("features") or {}).items()}
         self.client_metrics = {n: dict(c) for n, c in (stored.get("client_metrics") or {}).items()}
+        self.share_groups = [str(g) for g in stored.get("share_groups") or []]
         for obj in stored.get("topics", []):
             info = TopicInfo.from_json(obj)
             self.topics[info.name] = info
@@ -141,6 +144,7 @@ class MetadataStore:
                            "group_configs": self.group_configs,
                            "features": self.features,
                            "client_metrics": self.client_metrics,
+                           "share_groups": self.share_groups,
                            }, indent=1)
         _atomic_write(self.data_dir / "topics.json", body)
 

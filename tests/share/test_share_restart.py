@@ -65,3 +65,31 @@ def test_share_state_survives_a_restart(tmp_path) -> None:
         assert start_offsets(b.bootstrap, group, topic, [0]) == {0: 100}
     finally:
         b.stop()
+
+
+def test_an_empty_share_group_outlives_a_restart(tmp_path) -> None:
+    import uuid
+
+    from tests.rawclient import RawClient
+
+    data = tmp_path / "data"
+    topic, group = unique("shempty"), unique("g")
+    b = BrokerProcess(data).start()
+    try:
+        create_topics(b.bootstrap, (topic, 1))
+        with RawClient(b.bootstrap) as c:
+            member = uuid.uuid4().hex
+            body = {"group_id": group, "member_id": member, "member_epoch": 0, "rack_id": None,
+                    "subscribed_topic_names": [topic]}
+            assert c.request(76, 1, body)["error_code"] == 0
+            assert c.request(76, 1, {**body, "member_epoch": -1, "subscribed_topic_names": None})["error_code"] == 0
+    finally:
+        b.stop()
+    b = BrokerProcess(data).start()
+    try:
+        with RawClient(b.bootstrap) as c:
+            listed = c.request(16, 5, {"states_filter": [], "types_filter": ["share"]})["groups"]
+            assert [(g["group_id"], g["group_state"]) for g in listed] == [(group, "Empty")]
+            assert c.request(42, 2, {"groups_names": [group]})["results"][0]["error_code"] == 0
+    finally:
+        b.stop()

@@ -87,7 +87,8 @@ class ShareCoordinator:
                     record.start_offset, record.batches or (), state_epoch=record.state_epoch,
                     leader_epoch=record.leader_epoch)
                 count += 1
-            for group_id, _, _ in self.partitions:
+            known = set(getattr(getattr(self.broker, "metadata", None), "share_groups", None) or ())
+            for group_id in known | {k[0] for k in self.partitions}:
                 self.groups.setdefault(group_id, ShareGroup(group_id))
             if count:
                 log.info("share coordinator loaded %d share-partition(s) of %d group(s)", len(self.partitions),
@@ -209,7 +210,7 @@ class ShareCoordinator:
             if group is None:
                 if sum(1 for g in self.groups.values()) >= self.settings.max_groups():
                     return _hb_error(E.GROUP_MAX_SIZE_REACHED, "The share group limit is reached.")
-                group = self.groups[group_id] = ShareGroup(group_id)
+                group = self._add_group(group_id)
             if member is None:
                 if len(group.members) >= self.settings.max_size():
                     return _hb_error(E.GROUP_MAX_SIZE_REACHED,
@@ -248,6 +249,24 @@ class ShareCoordinator:
                                                            for tid, parts in sorted(member.assignment.items())]}
             member.sent_epoch = member.member_epoch
         return response
+
+    def _add_group(self, group_id: str) -> ShareGroup:
+        group = self.groups.get(group_id)
+        if group is None:
+            group = self.groups[group_id] = ShareGroup(group_id)
+            self._remember_groups()
+        return group
+
+    def _remember_groups(self) -> None:
+        """Keep the share groups' ids with the broker's metadata, so that an empty share group outlives a restart
+        (Kafka keeps a ShareGroupMetadata record in __consumer_offsets)."""
+        metadata = getattr(self.broker, "metadata", None)
+        if metadata is None:
+            return
+        metadata.share_groups = sorted(self.groups)
+        save = getattr(metadata, "save", None)
+        if save is not None:
+            save()
 
     def _reassign(self, group: ShareGroup) -> None:
         topics = self._topics(group.subscribed_topics())
@@ -309,7 +328,7 @@ class ShareCoordinator:
         if state is None:
             state = SharePartitionState(self._initial_offset(group_id, partition), leader_epoch=partition.leader_epoch)
             self.partitions[key] = state
-            self.groups.setdefault(group_id, ShareGroup(group_id))
+            self._add_group(group_id)
             self.persist(key, state)
         return state
 
@@ -388,6 +407,7 @@ class ShareCoordinator:
         except KafkaError as exc:
             return exc.code
         del self.groups[group_id]
+        self._remember_groups()
         self._targets.pop(group_id, None)
         self._topics_seen.pop(group_id, None)
         log.info("deleted share group %s", group_id)
@@ -404,7 +424,7 @@ class ShareCoordinator:
         if state is None:
             state = self.partitions[key] = SharePartitionState(start_offset, leader_epoch=partition.leader_epoch)
         state.reset(start_offset)
-        self.groups.setdefault(group_id, ShareGroup(group_id))
+        self._add_group(group_id)
         try:
             self.persist(key, state)
         except KafkaError as exc:
