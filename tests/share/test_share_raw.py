@@ -306,3 +306,23 @@ def test_bad_share_requests_get_errors_not_a_dead_broker(share_broker) -> None:
         codes = {(t["topic_id"], p["partition_index"]): p["error_code"]
                  for t in negative["responses"] for p in t["partitions"]}
         assert codes[(tid, -3)] == 3 and codes[(tid, 0)] == 0  # UNKNOWN_TOPIC_OR_PARTITION; partition 0 is fine
+
+
+def test_a_leaving_member_can_still_acknowledge(share_broker) -> None:
+    """librdkafka sends the leaving heartbeat and the closing ShareAcknowledge at once, on two connections."""
+    bootstrap = share_broker.bootstrap
+    topic, group, member = unique("shleave"), unique("g"), uuid.uuid4().hex
+    create_topics(bootstrap, (topic, 1))
+    set_group_configs(bootstrap, group, {"share.auto.offset.reset": "earliest"})
+    produce(bootstrap, topic, 4)
+    with RawClient(bootstrap) as c:
+        tid = _topic_id(c, topic)
+        assert _hb(c, group, member, 0, [topic])["error_code"] == 0
+        assert _acquired(_fetch(c, group, member, 0, tid, max_records=4)) == [(0, 3, 1)]
+        assert _hb(c, group, member, -1, None)["member_epoch"] == -1  # left first
+        closing = c.request(79, 1, {"group_id": group, "member_id": member, "share_session_epoch": -1, "topics": [
+            {"topic_id": tid, "partitions": [{"partition_index": 0, "acknowledgement_batches": [
+                {"first_offset": 0, "last_offset": 2, "acknowledge_types": [1]}]}]}]})
+        assert closing["error_code"] == 0 and closing["responses"][0]["partitions"][0]["error_code"] == 0
+        # offset 3 was left unacknowledged: the closed session gave it back, to the next member at once
+        assert _acquired(_fetch(c, group, uuid.uuid4().hex, 0, tid)) == [(3, 3, 2)]

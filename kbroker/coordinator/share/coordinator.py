@@ -34,6 +34,11 @@ log = logging.getLogger(__name__)
 
 PartitionKey = tuple[str, bytes, int]  # (group id, topic id, partition)
 
+LEAVE_GRACE_MS = 5000
+"""A member that leaves (heartbeat epoch -1) keeps its share session and records this long: clients send the
+closing ShareAcknowledge beside the leaving heartbeat (librdkafka does, on another connection), and its
+acknowledgements must find the records still acquired."""
+
 
 def now_ms() -> int:
     return int(time.time() * 1000)
@@ -66,6 +71,7 @@ class ShareCoordinator:
         self._topics_seen: dict[str, dict[str, tuple[bytes, int]]] = {}
         self._loaded = False
         self._waiters: dict[PartitionKey, set[anyio.Event]] = {}
+        self._leaving: dict[tuple[str, str], int] = {}  # (group, member) that left -> when its records go back
 
     # ---------------------------------------------------------------------------------------------------------
     # loading, deadlines
@@ -103,6 +109,11 @@ class ShareCoordinator:
                     self._forget(gone)
                 except KafkaError as exc:
                     log.warning("share state of deleted topics not removed: %s", exc)
+        for key, due in list(self._leaving.items()):
+            if due <= now:
+                del self._leaving[key]
+                self.sessions.pop(key, None)
+                self.release_member(*key)
         for group in list(self.groups.values()):
             expired = [m for m in group.members.values() if m.deadline_ms and m.deadline_ms <= now]
             for member in expired:
@@ -201,7 +212,7 @@ class ShareCoordinator:
         group = self.groups.get(group_id)
         if epoch == -1:
             if group is not None and member_id in group.members:
-                self._remove_member(group, member_id)
+                self._remove_member(group, member_id, leaving=True)
             return {"error_code": 0, "member_id": member_id, "member_epoch": -1,
                     "heartbeat_interval_ms": self.settings.heartbeat_interval_ms(group_id)}
         now = now_ms()
@@ -276,10 +287,15 @@ class ShareCoordinator:
         group.assignment_epoch = group.group_epoch
         self._targets[group.group_id] = target
 
-    def _remove_member(self, group: ShareGroup, member_id: str) -> None:
+    def _remove_member(self, group: ShareGroup, member_id: str, *, leaving: bool = False) -> None:
+        """Out of the group; a member that expired gives its records back at once, one that left after a grace
+        (LEAVE_GRACE_MS) unless it closes its share session first."""
         group.members.pop(member_id, None)
-        self.sessions.pop((group.group_id, member_id), None)
-        self.release_member(group.group_id, member_id)
+        if leaving and (group.group_id, member_id) in self.sessions:
+            self._leaving[(group.group_id, member_id)] = now_ms() + LEAVE_GRACE_MS
+        else:
+            self.sessions.pop((group.group_id, member_id), None)
+            self.release_member(group.group_id, member_id)
         self._reassign(group)
 
     def release_member(self, group_id: str, member_id: str) -> None:
@@ -315,6 +331,7 @@ class ShareCoordinator:
         return E.NONE, session
 
     def close_session(self, session: ShareSession) -> None:
+        self._leaving.pop((session.group_id, session.member_id), None)
         self.sessions.pop((session.group_id, session.member_id), None)
         self.release_member(session.group_id, session.member_id)
 
