@@ -72,6 +72,7 @@ class ShareCoordinator:
         self._loaded = False
         self._waiters: dict[PartitionKey, set[anyio.Event]] = {}
         self._leaving: dict[tuple[str, str], int] = {}  # (group, member) that left -> when its records go back
+        self._last_tick = 0
 
     # ---------------------------------------------------------------------------------------------------------
     # loading, deadlines
@@ -102,6 +103,11 @@ class ShareCoordinator:
         self.tick(now_ms())
 
     def tick(self, now: int) -> None:
+        """Member expiry, lock expiry, deleted topics: a scan over everything, so at most every 100 ms (a fetch
+        expires the locks of the partitions it reads itself)."""
+        if now - self._last_tick < 100:
+            return
+        self._last_tick = now
         if self.broker is not None:
             gone = [k for k in self.partitions if k[1] not in self.broker.metadata.by_id]
             if gone:  # a deleted topic's share-partitions go with it, as Kafka deletes their share state
