@@ -19,6 +19,7 @@ import anyio
 from kbroker.broker import Broker, Endpoint
 from kbroker.config import BrokerConfig
 from kbroker.coordinator import group_coordinator
+from kbroker.coordinator.share import share_coordinator
 from kbroker.coordinator.transactions import transaction_coordinator
 from kbroker.faults import Faults
 from kbroker.server.listener import Server
@@ -72,6 +73,7 @@ async def start_broker(settings: Settings, config: BrokerConfig) -> AsyncIterato
                 broker.advertised = Endpoint(advertised.host, port)
             await tg.start(broker.run_background)
             await tg.start(group_coordinator(broker).run)
+            await tg.start(share_coordinator(broker).run)
             await tg.start(transaction_coordinator(broker).run)
             http_ports = await _start_http(tg, broker, settings)
             try:
