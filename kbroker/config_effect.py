@@ -40,7 +40,6 @@ _GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tiered storage: kbroker has none", (
         "remote.log.*", "remote.fetch.max.wait.ms", "remote.list.offsets.request.timeout.ms",
         "log.local.retention.*", "local.retention.*")),
-    ("share groups (KIP-932): not implemented", ("group.share.*", "share.coordinator.*")),
     ("plugins: kbroker loads no Java classes", (
         "alter.config.policy.class.name", "create.topic.policy.class.name", "client.quota.callback.class")),
     ("metrics: kbroker serves Prometheus metrics (docs/metrics.md), not Kafka's metrics system", (
@@ -55,11 +54,14 @@ _GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "offsets.topic.compression.codec")),
     ("down-conversion is deprecated in Kafka 4 and does nothing there either", (
         "log.message.downconversion.enable", "message.downconversion.enable")),
-    ("group coordinator details: commits are applied at once; KIP-848 group-level configs are not accepted, so "
-     "their bounds have nothing to bound", (
-        "offsets.commit.timeout.ms", "group.coordinator.append.linger.ms", "group.consumer.min.heartbeat.interval.ms",
-        "group.consumer.max.heartbeat.interval.ms", "group.consumer.min.session.timeout.ms",
-        "group.consumer.max.session.timeout.ms")),
+    ("share coordinator details: every share-partition change is written as one whole snapshot at once, on the "
+     "event loop; __share_group_state's replication follows the replication work", (
+        "share.coordinator.append.linger.ms", "share.coordinator.load.buffer.size",
+        "share.coordinator.snapshot.update.records.per.snapshot", "share.coordinator.state.topic.compression.codec",
+        "share.coordinator.state.topic.min.isr", "share.coordinator.state.topic.replication.factor",
+        "share.coordinator.threads", "share.coordinator.write.timeout.ms")),
+    ("group coordinator details: commits are applied at once", (
+        "offsets.commit.timeout.ms", "group.coordinator.append.linger.ms")),
     ("no fetch sessions (KIP-227): kbroker declines them", ("max.incremental.fetch.session.cache.slots",)),
 )
 

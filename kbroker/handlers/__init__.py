@@ -36,6 +36,20 @@ HANDLERS: dict[int, tuple[str, int, int]] = {
     60: ("describe_cluster", 0, 2), 61: ("describe_producers", 0, 0), 65: ("describe_transactions", 0, 0),
     66: ("list_transactions", 0, 2), 68: ("consumer_group_heartbeat", 0, 1), 69: ("consumer_group_describe", 0, 1),
     75: ("describe_topic_partitions", 0, 0),
+    34: ("alter_replica_log_dirs", 1, 2),
+    55: ("describe_quorum", 0, 2),
+    57: ("update_features", 0, 2),
+    64: ("unregister_broker", 0, 0),
+    71: ("get_telemetry_subscriptions", 0, 0),
+    72: ("push_telemetry", 0, 0),
+    74: ("list_config_resources", 0, 1),
+    76: ("share_group_heartbeat", 1, 1),
+    77: ("share_group_describe", 1, 1),
+    78: ("share_fetch", 1, 2),
+    79: ("share_acknowledge", 1, 2),
+    90: ("describe_share_group_offsets", 0, 0),
+    91: ("alter_share_group_offsets", 0, 0),
+    92: ("delete_share_group_offsets", 0, 0),
 }
 
 

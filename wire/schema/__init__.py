@@ -26,6 +26,18 @@ MODULES: dict[int, str] = {
     60: "describe_cluster", 61: "describe_producers", 65: "describe_transactions", 66: "list_transactions",
     68: "consumer_group_heartbeat", 69: "consumer_group_describe", 71: "get_telemetry_subscriptions",
     72: "push_telemetry", 75: "describe_topic_partitions",
+    34: "alter_replica_log_dirs",
+    55: "describe_quorum",
+    57: "update_features",
+    64: "unregister_broker",
+    74: "list_config_resources",
+    76: "share_group_heartbeat",
+    77: "share_group_describe",
+    78: "share_fetch",
+    79: "share_acknowledge",
+    90: "describe_share_group_offsets",
+    91: "alter_share_group_offsets",
+    92: "delete_share_group_offsets",
 }
 
 
