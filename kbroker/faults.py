@@ -582,3 +582,23 @@ async def _metadata_with_errors(errors: list[Fault], faults: Faults, handler: Ha
                             p["leader_id"] = -1
             break
     return response
+
+
+async def error_answer(ctx: Any, request: dict, code: int) -> dict | None:
+    """The answer to a request whose handler failed: `code` in each of its entries, as Kafka's
+    AbstractRequest.getErrorResponse builds it. DropConnection where the API has nowhere to put an error (or the
+    request gets no answer, Produce acks=0), as Kafka then closes the connection."""
+    key, version = ctx.header.api_key, ctx.header.api_version
+    fault = Fault(0, "error", key, None, error_code=int(code))
+
+    async def not_applied(_ctx: Any, _request: dict) -> dict | None:
+        raise DropConnection(f"{api_name(key)}: no error answer")
+
+    if key == 3:  # Metadata: every named topic in error, no brokers
+        return {"throttle_time_ms": 0, "brokers": [], "controller_id": -1,
+                "topics": [{"error_code": int(code), "name": t.get("name"), "topic_id": t.get("topic_id", NO_UUID),
+                            "is_internal": False, "partitions": []} for t in request.get("topics") or ()]}
+    if key == 0 and request.get("acks") == 0:
+        raise DropConnection("a failed Produce with acks=0 can only be told by closing the connection")
+    faults = getattr(ctx.broker, "faults", None) or Faults(ctx.broker)
+    return await _with_errors([fault], faults, not_applied, ctx, request, key, version)
