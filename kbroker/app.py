@@ -7,6 +7,7 @@ control endpoint (`control_listen`) over HTTP; every broker carries a `faults` o
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 from contextlib import asynccontextmanager
@@ -112,10 +113,49 @@ async def run_broker(settings: Settings, config: BrokerConfig) -> None:
             f"node {running.broker.node_id}, {where}",
             flush=True,
         )
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for signum in signals:
-                log.info("received %s, shutting down", signal.Signals(signum).name)
-                return
+        signum = await _first_signal()
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        ShutdownGuard.install()
+    # leaving start_broker is the clean shutdown: the guard keeps a second signal from cutting it short
+
+
+async def _first_signal() -> int:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            return signum
+    raise RuntimeError("signal receiver ended")  # pragma: no cover
+
+
+class ShutdownGuard:
+    """During a clean shutdown, SIGINT/SIGTERM are counted, not obeyed: `make run` forwards Ctrl-C as a second
+    SIGTERM, and dying then would skip the clean-shutdown markers (the next start recovers every log).
+    A third signal aborts at once, for whoever really means it."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    received = 0
+
+    @classmethod
+    def install(cls) -> None:
+        cls.received = 1
+        for sig in cls.SIGNALS:
+            signal.signal(sig, cls._handle)
+
+    @classmethod
+    def uninstall(cls) -> None:
+        for sig in cls.SIGNALS:
+            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+
+    @classmethod
+    def _handle(cls, signum: int, _frame: object) -> None:
+        cls.received += 1
+        name = signal.Signals(signum).name
+        if cls.received >= 3:
+            os.write(2, f"kbroker: {name} again, aborting the shutdown\n".encode())
+            for sig in cls.SIGNALS:
+                signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        os.write(2, f"kbroker: {name} during shutdown, finishing it cleanly (send it once more to abort)\n".encode())
 
 
 def _url_host(host: str) -> str:

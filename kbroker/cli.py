@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 
 from kbroker import __version__
-from kbroker.app import Settings, run_broker
+from kbroker.app import Settings, ShutdownGuard, run_broker
 from kbroker.config import BrokerConfig
 
 
@@ -116,4 +116,6 @@ def main(argv: list[str] | None = None) -> int:
         anyio.run(run_broker, settings, config)
     except KeyboardInterrupt:
         pass
+    finally:
+        ShutdownGuard.uninstall()
     return 0
