@@ -21,7 +21,7 @@ from kbroker.broker import Broker, Endpoint
 from kbroker.config import BrokerConfig
 from kbroker.coordinator import group_coordinator
 from kbroker.coordinator.transactions import transaction_coordinator
-from kbroker.control import ControlServer
+from kbroker.control import ControlServer, new_token
 from kbroker.faults import Faults
 from kbroker.metrics import Metrics
 from kbroker.server.listener import Server
@@ -38,6 +38,7 @@ class Settings:
     data_dir: Path | None = Path("./kbroker-data")  # None: in memory
     metrics_listen: tuple[str, int] | None = None  # serve Prometheus metrics over HTTP there
     control_listen: tuple[str, int] | None = None  # serve the fault-injection endpoint over HTTP there
+    control_token: str | None = None  # the token the control endpoint requires (None: a new random one)
     metrics: bool = False  # collect metrics even without an HTTP listener (in-process tests read them directly)
 
 
@@ -48,6 +49,7 @@ class Running:
     port: int
     metrics_port: int | None = None
     control_port: int | None = None
+    control_token: str | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -74,16 +76,18 @@ async def start_broker(settings: Settings, config: BrokerConfig) -> AsyncIterato
             await tg.start(broker.run_background)
             await tg.start(group_coordinator(broker).run)
             await tg.start(transaction_coordinator(broker).run)
-            http_ports = await _start_http(tg, broker, settings)
+            token = (settings.control_token or new_token()) if settings.control_listen else None
+            http_ports = await _start_http(tg, broker, settings, token)
             try:
-                yield Running(broker, server, port, http_ports.get("metrics"), http_ports.get("control"))
+                yield Running(broker, server, port, http_ports.get("metrics"), http_ports.get("control"), token)
             finally:
                 tg.cancel_scope.cancel()
     finally:
         broker.close()
 
 
-async def _start_http(tg: anyio.abc.TaskGroup, broker: Broker, settings: Settings) -> dict[str, int]:
+async def _start_http(tg: anyio.abc.TaskGroup, broker: Broker, settings: Settings,
+                      token: str | None) -> dict[str, int]:
     """Start the metrics and control HTTP listeners (one listener when both name the same address)."""
     wanted: dict[tuple[str, int], set[str]] = {}
     if settings.metrics_listen:
@@ -92,7 +96,8 @@ async def _start_http(tg: anyio.abc.TaskGroup, broker: Broker, settings: Setting
         wanted.setdefault(tuple(settings.control_listen), set()).add("control")  # type: ignore[arg-type]
     ports: dict[str, int] = {}
     for (host, port), roles in wanted.items():
-        http = ControlServer(broker, host, port, control="control" in roles, metrics="metrics" in roles)
+        http = ControlServer(broker, host, port, control="control" in roles, metrics="metrics" in roles,
+                             token=token if "control" in roles else None)
         bound = await tg.start(http.serve)
         for role in roles:
             ports[role] = bound
@@ -107,7 +112,8 @@ async def run_broker(settings: Settings, config: BrokerConfig) -> None:
             print(f"kbroker metrics: http://{_url_host(host)}:{running.metrics_port}/metrics", flush=True)
         if running.control_port is not None:
             host = settings.control_listen[0] if settings.control_listen else ""
-            print(f"kbroker control: http://{_url_host(host)}:{running.control_port}/", flush=True)
+            where = "token set by --control-token" if settings.control_token else f"token {running.control_token}"
+            print(f"kbroker control: http://{_url_host(host)}:{running.control_port}/ ({where})", flush=True)
         print(
             f"kbroker ready: listening on {settings.host}:{running.port}, advertised as {running.bootstrap}, "
             f"node {running.broker.node_id}, {where}",
