@@ -101,6 +101,9 @@ class Server:
             except Exception:
                 host = "unknown"
             if self.limits.admit(host):  # counted here, before the next accept looks at the total
+                transport = getattr(stream, "_transport", None)
+                if transport is not None:  # read only when the connection asks (see _receive)
+                    transport.pause_reading()
                 tg.start_soon(self._connection, stream, host)
             else:
                 self.refused += 1
@@ -185,7 +188,7 @@ class Server:
                 want = min(CHUNK, size - have)
                 await self.budget.take(want)
                 charged += want
-                chunk = await stream.receive(want)
+                chunk = await _receive(stream, want)
                 self.budget.give(want - len(chunk))
                 charged -= want - len(chunk)
                 chunks.append(chunk)
@@ -198,11 +201,23 @@ class Server:
         return b"".join(chunks), charged
 
 
+async def _receive(stream: SocketStream, max_bytes: int) -> bytes:
+    """stream.receive, leaving the socket unread afterwards. anyio's asyncio stream pauses its transport only
+    after it had to wait for data: a client that keeps sending would have the transport read on and queue
+    everything in memory, whatever the budget says. Pausing after every receive keeps what the transport holds
+    to one read (256 KiB) per connection; the rest waits in the kernel and TCP slows the sender."""
+    chunk = await stream.receive(max_bytes)
+    transport = getattr(stream, "_transport", None)  # asyncio only; trio's receive is a plain recv
+    if transport is not None and transport.is_reading():
+        transport.pause_reading()
+    return chunk
+
+
 async def _receive_exactly(stream: SocketStream, pending: bytearray, n: int) -> bytes | None:
     """n bytes (taking what `pending` holds first, leaving any surplus there); None at a clean end of stream."""
     while len(pending) < n:
         try:
-            pending += await stream.receive(CHUNK)
+            pending += await _receive(stream, n - len(pending))
         except anyio.EndOfStream:
             return None
     out = bytes(pending[:n])
