@@ -14,6 +14,7 @@ import anyio
 from kbroker import __version__
 from kbroker.app import Settings, ShutdownGuard, run_broker
 from kbroker.config import BrokerConfig
+from kbroker.logsafe import SafeFormatter
 
 
 def _host_port(text: str, default_host: str = "0.0.0.0") -> tuple[str, int]:
@@ -68,7 +69,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts (RFC 3339, UTC), level, logger, message, and exc_info when there is one."""
+    """One JSON object per line: ts (RFC 3339, UTC), level, logger, message, and exc_info when there is one.
+    json.dumps escapes every control and non-ASCII character, so client strings cannot break a line."""
 
     def format(self, record: logging.LogRecord) -> str:
         out = {
@@ -87,7 +89,8 @@ def setup_logging(level: str, fmt: str = "text") -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        # escaped: client ids, topic and group names reach the messages raw from the wire
+        handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
