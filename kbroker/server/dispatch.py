@@ -130,8 +130,6 @@ async def _serve(frame: bytes, broker, client_host: str, connection_id: int, out
     try:
         if plan:
             response = await run_with_faults(plan, faults, entry.handle, ctx, request)
-            if plan.throttle is not None and response is not None:
-                outcome.mute_seconds = plan.throttle.throttle_ms / 1000
         else:
             response = await entry.handle(ctx, request)
     except DropConnection as exc:
@@ -147,6 +145,11 @@ async def _serve(frame: bytes, broker, client_host: str, connection_id: int, out
     outcome.response = response
     if response is None:
         return None
+    # KIP-219: a throttled answer (a quota, or an injected throttle) goes out at once and its connection is then
+    # muted for the throttle time, so that a client ignoring throttle_time_ms is slowed all the same
+    throttle_ms = response.get("throttle_time_ms") or 0
+    if throttle_ms > 0:
+        outcome.mute_seconds = throttle_ms / 1000
     try:
         return _frame(header.api_key, header.api_version, header.correlation_id, response)
     except Exception as exc:
