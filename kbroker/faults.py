@@ -125,6 +125,8 @@ _CREATE_TOPICS = Shape("topics", "name", None, None, "topics", "name", None, Non
 _DELETE_TOPICS_OLD = Shape("topic_names", "", None, None, "responses", "name", None, None)
 _DELETE_TOPICS = Shape("topics", "name", None, None, "responses", "name", None, None)
 _CREATE_PARTITIONS = Shape("topics", "name", None, None, "results", "name", None, None)
+_DESCRIBE_PRODUCERS = Shape("topics", "name", "partition_indexes", None, "topics", "name", "partitions",
+                            "partition_index")
 
 
 def shape_of(key: int, version: int) -> Shape | None:
@@ -151,6 +153,8 @@ def shape_of(key: int, version: int) -> Shape | None:
         return _DELETE_TOPICS if version >= 6 else _DELETE_TOPICS_OLD
     if key == 37:
         return _CREATE_PARTITIONS
+    if key == 61:
+        return _DESCRIBE_PRODUCERS
     return None
 
 
@@ -161,7 +165,12 @@ _KEYED: dict[int, tuple[int, str, str | None, str, str]] = {
     15: (0, "groups", None, "groups", "group_id"),  # DescribeGroups
     42: (0, "groups_names", None, "results", "group_id"),  # DeleteGroups
     9: (8, "groups", "group_id", "groups", "group_id"),  # OffsetFetch v8+
+    65: (0, "transactional_ids", None, "transaction_states", "transactional_id"),  # DescribeTransactions
+    69: (0, "group_ids", None, "groups", "group_id"),  # ConsumerGroupDescribe
+    75: (0, "topics", "name", "topics", "name"),  # DescribeTopicPartitions
 }
+# Config APIs: one error entry per resource (type and name), in this response array
+_RESOURCES: dict[int, str] = {32: "results", 33: "responses", 44: "responses"}
 _KEYED_EXTRAS: dict[int, dict[str, Any]] = {10: {"node_id": -1, "host": "", "port": -1}}
 # fields a real broker sets beside a top-level error code
 _TOP_EXTRAS: dict[int, dict[str, Any]] = {
@@ -482,6 +491,10 @@ async def _with_errors(errors: list[Fault], faults: Faults, handler: Handler, ct
             ident = item if req_key is None else item[req_key]
             entries.append({resp_key: ident, "error_code": fault.error_code, **_KEYED_EXTRAS.get(key, {})})
         return {resp_array: entries, "throttle_time_ms": 0}
+    if key in _RESOURCES:
+        return {"throttle_time_ms": 0, _RESOURCES[key]: [
+            {"error_code": fault.error_code, "error_message": None, "resource_type": r["resource_type"],
+             "resource_name": r["resource_name"]} for r in request.get("resources") or ()]}
     fields = _top_fields(key, version)
     if "error_code" not in fields:
         raise DropConnection(f"{api_name(key)} v{version} has no error code to inject; closing instead")

@@ -13,7 +13,7 @@ from kbroker.testing.brokers import InProcessBroker
 from kbroker.testing.client import WireClient
 from wire.errors import ErrorCode
 
-LIST_OFFSETS, METADATA, API_VERSIONS, DESCRIBE_GROUPS = 2, 3, 18, 15
+LIST_OFFSETS, METADATA, API_VERSIONS, DESCRIBE_GROUPS, DESCRIBE_CONFIGS, DESCRIBE_TRANSACTIONS = 2, 3, 18, 15, 32, 65
 
 
 async def _boom(ctx: Any, request: Any) -> dict:
@@ -67,3 +67,18 @@ def test_a_real_client_sees_the_error_not_a_broken_connection(failing: InProcess
         assert info.value.args[0].code() == confluent_kafka.KafkaError.UNKNOWN, info.value
     finally:
         consumer.close()
+
+
+@pytest.mark.parametrize("failing", [(DESCRIBE_CONFIGS, DESCRIBE_TRANSACTIONS)], indirect=True)
+def test_per_resource_apis_answer_the_error_in_each_entry(failing: InProcessBroker) -> None:
+    with WireClient(failing.bootstrap, timeout=10) as c:
+        resp = c.request(DESCRIBE_CONFIGS, 4, {"resources": [
+            {"resource_type": 2, "resource_name": "t1", "configuration_keys": None},
+            {"resource_type": 4, "resource_name": "1", "configuration_keys": None}],
+            "include_synonyms": False, "include_documentation": False})
+        assert [(r["resource_type"], r["resource_name"], r["error_code"]) for r in resp["results"]] == [
+            (2, "t1", ErrorCode.UNKNOWN_SERVER_ERROR), (4, "1", ErrorCode.UNKNOWN_SERVER_ERROR)]
+        txns = c.request(DESCRIBE_TRANSACTIONS, 0, {"transactional_ids": ["a"]})
+        assert [(t["transactional_id"], t["error_code"]) for t in txns["transaction_states"]] == [
+            ("a", ErrorCode.UNKNOWN_SERVER_ERROR)]
+        assert c.request(API_VERSIONS, 3, {"client_software_name": "t", "client_software_version": "1"})["error_code"] == 0
