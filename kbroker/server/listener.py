@@ -81,7 +81,7 @@ class Server:
                 stream = await listener.accept()
             except OSError as exc:
                 if exc.errno not in _FD_ERRORS:
-                    log.warning("accept failed: %s", exc)
+                    self._noise.log(logging.WARNING, "accept failed: %s", exc)  # e.g. ECONNABORTED: a client gave up
                     await anyio.sleep(ACCEPT_BACKOFF[0])
                     continue
                 if not self._out_of_fds:  # once per episode, not once per attempt
