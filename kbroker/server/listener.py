@@ -102,8 +102,10 @@ class Server:
                 host = "unknown"
             if self.limits.admit(host):  # counted here, before the next accept looks at the total
                 transport = getattr(stream, "_transport", None)
-                if transport is not None:  # read only when the connection asks (see _receive)
+                if transport is not None:  # read only when the connection asks, a chunk at a time (see _receive)
                     transport.pause_reading()
+                    if hasattr(transport, "max_size"):
+                        transport.max_size = CHUNK
                 tg.start_soon(self._connection, stream, host)
             else:
                 self.refused += 1
@@ -205,7 +207,7 @@ async def _receive(stream: SocketStream, max_bytes: int) -> bytes:
     """stream.receive, leaving the socket unread afterwards. anyio's asyncio stream pauses its transport only
     after it had to wait for data: a client that keeps sending would have the transport read on and queue
     everything in memory, whatever the budget says. Pausing after every receive keeps what the transport holds
-    to one read (256 KiB) per connection; the rest waits in the kernel and TCP slows the sender."""
+    to one read (CHUNK, set at accept) per connection; the rest waits in the kernel and TCP slows the sender."""
     chunk = await stream.receive(max_bytes)
     transport = getattr(stream, "_transport", None)  # asyncio only; trio's receive is a plain recv
     if transport is not None and transport.is_reading():
