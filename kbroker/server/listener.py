@@ -211,7 +211,9 @@ async def _receive(stream: SocketStream, max_bytes: int) -> bytes:
     chunk = await stream.receive(max_bytes)
     transport = getattr(stream, "_transport", None)  # asyncio only; trio's receive is a plain recv
     if transport is not None and transport.is_reading():
-        transport.pause_reading()
+        queue = getattr(getattr(stream, "_protocol", None), "read_queue", None)
+        if queue is None or sum(map(len, queue)) >= CHUNK:  # a chunk ahead is enough; the rest waits in the kernel
+            transport.pause_reading()
     return chunk
 
 
