@@ -127,3 +127,27 @@ def test_max_connections_holds_new_connections_back_until_one_closes() -> None:
         for c in clients:
             c.close()
         b.stop()
+
+
+def test_a_dynamic_per_ip_limit_applies_to_the_next_connection() -> None:
+    b = SubprocessBroker(None).start()
+    clients: list[WireClient] = []
+    try:
+        admin = WireClient(b.bootstrap, timeout=10)
+        clients.append(admin)
+        # the cluster-wide dynamic default (resource ""), as kafka-configs --entity-default sets it
+        resp = admin.request(44, 1, {"validate_only": False, "resources": [
+            {"resource_type": 4, "resource_name": "", "configs": [
+                {"name": "max.connections.per.ip", "config_operation": 0, "value": "2"}]}]})
+        assert resp["responses"][0]["error_code"] == 0, resp
+        second = WireClient(b.bootstrap, timeout=10)
+        clients.append(second)
+        assert _api_versions(second) == 0
+        with WireClient(b.bootstrap, timeout=10) as third:
+            with pytest.raises((ConnectionError, OSError)):
+                _api_versions(third)
+    finally:
+        for c in clients:
+            c.close()
+        b.stop()
+
