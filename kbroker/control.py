@@ -74,10 +74,23 @@ class ControlServer:
 
     async def serve(self, *, task_status: TaskStatus = anyio.TASK_STATUS_IGNORED) -> None:
         listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
-        async with listener:
+        async with listener, anyio.create_task_group() as tg:
             self.port = listener.extra(SocketAttribute.local_address)[1]
+            for one in listener.listeners:
+                tg.start_soon(self._accept_loop, one, tg)
             task_status.started(self.port)
-            await listener.serve(self._connection)
+
+    async def _accept_loop(self, listener: Any, tg: Any) -> None:
+        """Accept until cancelled; a failed accept (out of file descriptors) waits a moment and retries, where
+        anyio's serve() would raise and take the broker down with it."""
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                log.debug("control endpoint: accept failed: %s", exc)
+                await anyio.sleep(0.1)
+                continue
+            tg.start_soon(self._connection, stream)
 
     async def _connection(self, stream: SocketStream) -> None:
         async with stream:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import stat
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -151,3 +152,30 @@ def test_a_dynamic_per_ip_limit_applies_to_the_next_connection() -> None:
             c.close()
         b.stop()
 
+
+
+def test_running_out_of_descriptors_on_the_control_endpoint_does_not_kill_the_broker(tmp_path: Path) -> None:
+    b = SubprocessBroker(None, control=True, python=_limited_python(tmp_path, FD_LIMIT)).start()
+    assert b.control_url
+    control_port = int(b.control_url.rsplit(":", 1)[1])
+    first = WireClient(b.bootstrap, timeout=10)
+    idle: list[socket.socket] = []
+    try:
+        assert _api_versions(first) == 0
+        for _ in range(FD_LIMIT + EXTRA):
+            idle.append(socket.create_connection(("127.0.0.1", control_port), timeout=10))
+        time.sleep(2)  # the endpoint accepts what it can, then runs out of descriptors (it died of that before)
+        assert b.alive(), "".join(b.output[-30:])
+        for s in idle:
+            s.close()
+        idle.clear()
+        assert b.alive(), "".join(b.output[-30:])
+        assert _api_versions(first) == 0
+        wait_until(lambda: _answered(b.bootstrap), 30, step=0.2, what="new connections to be served again")
+        assert b.faults().list() == []
+    finally:
+        for s in idle:
+            s.close()
+        first.close()
+        rc = b.stop()
+    assert rc == 0, "".join(b.output[-30:])
