@@ -29,9 +29,8 @@ _GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "listeners", "advertised.listeners", "listener.security.protocol.map", "security.providers", "inter.broker.listener.name", "early.start.listeners",
         "security.inter.broker.protocol", "ssl.*", "sasl.*", "authorizer.class.name", "principal.builder.class",
         "connection.failed.authentication.delay.ms", "connections.max.reauth.ms", "delegation.token.*")),
-    ("connection limits and socket tuning (the connection limits are under way)", (
-        "connections.max.idle.ms", "max.connections", "max.connections.per.ip", "max.connections.per.ip.overrides",
-        "max.connection.creation.rate", "queued.max.request.bytes", "queued.max.requests",
+    ("socket tuning and rate limits: the operating system's defaults serve, connections are not rate-limited", (
+        "max.connection.creation.rate", "queued.max.requests",
         "socket.connection.setup.timeout.ms", "socket.connection.setup.timeout.max.ms", "socket.listen.backlog.size",
         "socket.receive.buffer.bytes", "socket.send.buffer.bytes", "request.timeout.ms")),
     ("threads: kbroker runs one event loop (plus a flush thread and cleaner threads of its own)", (

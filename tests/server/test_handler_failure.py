@@ -24,7 +24,9 @@ async def _boom(ctx: Any, request: Any) -> dict:
 def failing(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[InProcessBroker]:
     for key in getattr(request, "param", (LIST_OFFSETS, METADATA, DESCRIBE_GROUPS)):
         e = REGISTRY[key]
-        monkeypatch.setitem(REGISTRY, key, Entry(e.key, e.min_version, e.max_version, _boom, e.name))
+        broken = Entry(e.key, e.module, e.min_version, e.max_version)
+        broken._handle = _boom  # already "loaded": dispatch calls it instead of the module's handle
+        monkeypatch.setitem(REGISTRY, key, broken)
     b = InProcessBroker().start()
     yield b
     b.stop()
