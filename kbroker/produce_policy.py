@@ -8,7 +8,8 @@
 
 The partition calls `apply` once per produce, with the policy of the topic (`for_topic`) and the batches it has
 validated; the common case (delete policy, producer compression, no lower timestamp bound) returns at once
-without decoding a record: the upper timestamp bound is checked against each batch's maxTimestamp.
+without decoding a record: the upper timestamp bound is checked against each batch's maxTimestamp when the
+header can be trusted (wire.records.max_timestamp_trusted), else against a scan of the records' timestamps.
 """
 from __future__ import annotations
 
@@ -66,7 +67,7 @@ def apply(records: bytes | bytearray | memoryview, batches: list[tuple[int, rec.
     for position, header in batches:
         batch = memoryview(records)[position:position + header.size]
         decoded = None
-        if policy.compacted or _needs_timestamp_scan(header, policy, now_ms):
+        if policy.compacted or _timestamps_out_of_bounds(batch, header, policy, now_ms):
             decoded = rec.decode_records(batch, verify_crc=False)
             _check_records(header, decoded, policy, now_ms)
         if recompress:
@@ -81,13 +82,21 @@ def apply(records: bytes | bytearray | memoryview, batches: list[tuple[int, rec.
     return out, list(rec.iter_batches(out))
 
 
-def _needs_timestamp_scan(header: rec.BatchHeader, policy: ProducePolicy, now_ms: int) -> bool:
-    if policy.log_append_time:
+def _timestamps_out_of_bounds(batch: memoryview, header: rec.BatchHeader, policy: ProducePolicy, now_ms: int) -> bool:
+    """Whether a record of the batch may break the topic's timestamp bounds (the records are then decoded for the
+    errors): from the header alone when it can be trusted and only the upper bound is set, else from a scan of
+    the records' timestamps that skips keys and values."""
+    if policy.log_append_time or header.is_log_append_time:
         return False
-    if policy.before_max_ms < LONG_MAX:
-        return True
-    return policy.after_max_ms < LONG_MAX and (header.max_timestamp == rec.NO_TIMESTAMP
-                                               or header.max_timestamp - now_ms > policy.after_max_ms)
+    if policy.before_max_ms >= LONG_MAX and policy.after_max_ms >= LONG_MAX:
+        return False
+    if policy.before_max_ms >= LONG_MAX and rec.max_timestamp_trusted(header):
+        return header.max_timestamp - now_ms > policy.after_max_ms
+    found = rec.record_timestamp_range(batch)
+    if found is None:
+        return False
+    low, high = found
+    return now_ms - low > policy.before_max_ms or high - now_ms > policy.after_max_ms
 
 
 def _check_records(header: rec.BatchHeader, records: list[rec.Record], policy: ProducePolicy, now_ms: int) -> None:

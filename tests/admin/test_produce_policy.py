@@ -122,3 +122,15 @@ def test_client_batches_are_checked_before_the_topic_rewrites_them(raw: RawClien
     broken[17:21] = crc32c.crc32c(bytes(broken[21:])).to_bytes(4, "big")  # a valid CRC over a bad payload
     assert send(lz4, bytes(broken), 9) == ErrorCode.INVALID_RECORD
     assert send(lz4, batch((b"k", b"ok", now)), 9) == 0  # and the connection is still usable
+
+
+def test_timestamp_bounds_read_the_records_when_the_header_cannot_be_trusted() -> None:
+    # sarama 1.22 leaves maxTimestamp at -1: the upper bound is checked against the records' timestamps
+    late = build_batch([Record(0, 0, b"k", b"v"), Record(1, 2 * 3_600_000, b"k", b"v")], base_timestamp=NOW,
+                       max_timestamp=-1)
+    with pytest.raises(KafkaError) as info:
+        run(late, policy())
+    assert info.value.code == ErrorCode.INVALID_TIMESTAMP
+    # records without timestamps (librdkafka given -1: maxTimestamp 0 over records of -1) are not bounded
+    untimed = build_batch([Record(i, 0, b"k", b"v") for i in range(3)], base_timestamp=-1, max_timestamp=0)
+    run(untimed, policy(before_max_ms=60_000))
