@@ -48,7 +48,7 @@ def test_timestamp_bounds() -> None:
     future = batch((b"k", b"v", NOW + 2 * 3_600_000))
     with pytest.raises(KafkaError) as info:
         run(future, policy())
-    assert info.value.code == ErrorCode.INVALID_TIMESTAMP and "out of range" in info.value.message
+    assert info.value.code == ErrorCode.INVALID_TIMESTAMP and "out of range" in info.value.record_errors[0][1]
     old = batch((b"k", b"v", NOW), (b"k", b"v", NOW - 120_000))
     run(old, policy())  # no lower bound by default
     with pytest.raises(KafkaError) as info:
@@ -62,7 +62,11 @@ def test_compacted_topics_need_keys() -> None:
     with pytest.raises(KafkaError) as info:
         run(batch((b"k", b"v", NOW), (None, b"v", NOW)), policy(compacted=True))
     assert info.value.code == ErrorCode.INVALID_RECORD
-    assert info.value.message == "Compacted topic cannot accept message without key in topic partition t-0."
+    assert info.value.record_errors == [(1, "Compacted topic cannot accept message without key in topic partition t-0.")]
+    assert info.value.message == (
+        "One or more records have been rejected due to 1 record errors in total, and only showing the first three "
+        "errors at most: [RecordError(batchIndex=1, message='Compacted topic cannot accept message without key in "
+        "topic partition t-0.')]")
 
 
 @pytest.mark.parametrize("source,target", [(0, 4), (1, 0), (3, 2), (4, 4)])
