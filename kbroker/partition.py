@@ -15,7 +15,7 @@ from typing import Callable
 import anyio
 
 from kbroker import produce_policy
-from kbroker.log import Log, OffsetOutOfRange
+from kbroker.log import Log, LogWriteError, OffsetOutOfRange
 from kbroker.log.producer_state import AppendOrigin
 from wire import records as rec
 from wire.errors import ErrorCode, KafkaError
@@ -81,7 +81,11 @@ class Partition:
             records = self._checked(records, now_ms, one_batch, zstd_allowed, verify_txn, policy)
         except (rec.CorruptRecordError, rec.InvalidRecordError) as exc:  # from any step that reads records
             raise KafkaError(ErrorCode(exc.code), str(exc)) from exc
-        info = self.log.append(records, leader_epoch=self.leader_epoch, now_ms=now_ms, log_append_time=log_append_time)
+        try:
+            info = self.log.append(records, leader_epoch=self.leader_epoch, now_ms=now_ms,
+                                   log_append_time=log_append_time)
+        except LogWriteError as exc:  # disk full or I/O error, logged once by the log; the client retries
+            raise KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, "Disk error when trying to access log file on the disk.") from exc
         if info.duplicate:
             return ProduceResult(info.first_offset, info.log_append_time_ms, self.log.log_start_offset, True)
         self._appended()
