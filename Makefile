@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: run test install install-test bench compat clean
+.PHONY: run test install install-test bench compat fuzz clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ compat: install
 
 bench: install-test
 	$(PY) bench/produce_consume.py
+
+# Long fuzzing of the request codecs and record-batch decoders (not part of `make test`):
+# FUZZ_INPUTS (default 1000000), FUZZ_JOBS (default: every core), FUZZ_SECONDS (0: no limit), FUZZ_SEED.
+fuzz: install-test
+	$(PY) -m tests.fuzz
 
 clean:
 	rm -rf $(VENV) kbroker-data *.egg-info
