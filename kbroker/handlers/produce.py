@@ -92,8 +92,9 @@ def _append(ctx: RequestContext, topic: str | None, index: int, records: bytes |
 
 def _record_errors(exc: KafkaError) -> list[dict]:
     """KIP-467: the bad records of a refused batch, by index, for the clients to fail only those."""
-    errors = getattr(exc, "record_errors", None) or []
-    return [{"batch_index": index, "batch_index_error_message": message} for index, message in errors]
+    if not isinstance(exc, produce_policy.RecordValidationError):
+        return []
+    return [{"batch_index": index, "batch_index_error_message": message} for index, message in exc.record_errors]
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict | None:
