@@ -299,7 +299,7 @@ def worker(args: tuple[int, int, float, float, int, str, int]) -> dict[str, Any]
             print(f"  worker {index}: {done:,} inputs, {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
         if stop_at and time.time() > stop_at:
             break
-    return {"stats": dict(stats), "findings": findings, "inputs": done,
+    return {"stats": dict(stats), "findings": findings, "inputs": done, "codecs": len(codec_keys),
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "start_rss_mib": rss_start / 1024}
 
@@ -332,7 +332,8 @@ def main() -> int:
         stats.update(result["stats"])
         findings += result["findings"]
     total = sum(r["inputs"] for r in results)
-    print(f"\n{total:,} inputs in {elapsed:.0f} s ({total / elapsed:,.0f}/s), seed {args.seed}")
+    print(f"\n{total:,} inputs in {elapsed:.0f} s ({total / elapsed:,.0f}/s), seed {args.seed}; "
+          f"codec: {results[0]['codecs']} request codecs (every API, every version)")
     print(f"{'target':<10}{'inputs':>12}{'accepted':>12}{'rejected':>12}{'crashes':>9}{'hangs':>7}{'memory':>8}")
     for family in ("codec", "frame", "records", "legacy"):
         print(f"{family:<10}{stats[family + ':inputs']:>12,}{stats[family + ':ok']:>12,}"
