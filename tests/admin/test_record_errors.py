@@ -79,3 +79,24 @@ def test_librdkafka_fails_only_the_bad_records(fast_broker: BrokerProcess, raw: 
         expected = KafkaError.INVALID_RECORD if key is None else KafkaError._INVALID_DIFFERENT_RECORD
         assert err is not None and err.code() == expected, (i, err)
     assert list_offset(raw, topic, 0, -1) == (0, 0)
+
+
+def test_librdkafka_fails_only_the_records_with_bad_timestamps(fast_broker: BrokerProcess, raw: RawClient) -> None:
+    topic = unique("kip467rdkts")
+    create_topic(raw, topic, configs={"message.timestamp.after.max.ms": "60000"})
+    producer = Producer({"bootstrap.servers": fast_broker.bootstrap, "linger.ms": 1000, "retries": 0,
+                         "enable.idempotence": False})
+    reports: dict[bytes, KafkaError | None] = {}
+    now = int(time.time() * 1000)
+    stamps = [now, now + 3_600_000, now, now + 7_200_000]  # two an hour or more ahead: past the bound
+    for i, stamp in enumerate(stamps):
+        producer.produce(topic, key=b"k", value=b"v%d" % i, partition=0, timestamp=stamp,
+                         on_delivery=lambda err, msg: reports.__setitem__(msg.value(), err))
+    producer.flush(30)
+    assert len(reports) == len(stamps)
+    for i, stamp in enumerate(stamps):
+        err = reports[b"v%d" % i]
+        # librdkafka reports the records the broker listed as INVALID_RECORD whatever the partition's error
+        expected = KafkaError._INVALID_DIFFERENT_RECORD if stamp == now else KafkaError.INVALID_RECORD
+        assert err is not None and err.code() == expected, (i, err)
+    assert list_offset(raw, topic, 0, -1) == (0, 0)
