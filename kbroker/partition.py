@@ -17,6 +17,7 @@ import anyio
 from kbroker import produce_policy
 from kbroker.log import Log, LogWriteError, OffsetOutOfRange
 from kbroker.log.producer_state import AppendOrigin
+from wire import record_timestamps
 from wire import records as rec
 from wire.errors import ErrorCode, KafkaError
 
@@ -210,15 +211,15 @@ class Partition:
 def _with_record_max_timestamps(records: bytes | bytearray | memoryview,
                                 batches: list[tuple[int, rec.BatchHeader]]) -> bytes | bytearray | memoryview:
     """The batches with maxTimestamp set to their records' largest timestamp (-1 when none has one), as Kafka's
-    LogValidator stores it; decodes only batches whose header cannot be trusted (rec.max_timestamp_trusted):
+    LogValidator stores it; decodes only batches whose header cannot be trusted (record_timestamps.max_timestamp_trusted):
     librdkafka sends records without timestamps under maxTimestamp 0, sarama 1.22 sends maxTimestamp -1."""
     untrusted = [(pos, header) for pos, header in batches
-                 if not header.is_log_append_time and not rec.max_timestamp_trusted(header)]
+                 if not header.is_log_append_time and not record_timestamps.max_timestamp_trusted(header)]
     if not untrusted:
         return records
     out = bytearray(records)
     for pos, header in untrusted:
-        actual = rec.records_max_timestamp(out, pos)
+        actual = record_timestamps.records_max_timestamp(out, pos)
         if actual != header.max_timestamp:
             rec.set_max_timestamp(out, pos, actual)
             header.max_timestamp = actual

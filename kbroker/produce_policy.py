@@ -11,13 +11,14 @@
 The partition calls `apply` once per produce, with the policy of the topic (`for_topic`) and the batches it has
 validated; the common case (delete policy, producer compression, no lower timestamp bound) returns at once
 without decoding a record: the upper timestamp bound is checked against each batch's maxTimestamp when the
-header can be trusted (wire.records.max_timestamp_trusted), else against a scan of the records' timestamps.
+header can be trusted (wire.record_timestamps.max_timestamp_trusted), else against a scan of the records' timestamps.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from wire import record_timestamps
 from wire import records as rec
 from wire.errors import ErrorCode, KafkaError
 
@@ -92,9 +93,9 @@ def _timestamps_out_of_bounds(batch: memoryview, header: rec.BatchHeader, policy
         return False
     if policy.before_max_ms >= LONG_MAX and policy.after_max_ms >= LONG_MAX:
         return False
-    if policy.before_max_ms >= LONG_MAX and rec.max_timestamp_trusted(header):
+    if policy.before_max_ms >= LONG_MAX and record_timestamps.max_timestamp_trusted(header):
         return header.max_timestamp - now_ms > policy.after_max_ms
-    found = rec.record_timestamp_range(batch)
+    found = record_timestamps.record_timestamp_range(batch)
     if found is None:
         return False
     low, high = found

@@ -205,72 +205,10 @@ def set_max_timestamp(buf: bytearray | memoryview, pos: int, timestamp: int) -> 
     """Set maxTimestamp of the (CreateTime) batch at pos, recomputing its CRC in place.
 
     Kafka recomputes maxTimestamp from the records of every CreateTime batch it appends; sarama 1.22 sends
-    maxTimestamp -1. With `records_max_timestamp` this puts the right value in (costs a record decode).
+    maxTimestamp -1. With wire.record_timestamps.records_max_timestamp this puts the right value in.
     """
     attributes = _ATTRIBUTES.unpack_from(buf, pos + _ATTRIBUTES_POS)[0] if len(buf) - pos >= HEADER_SIZE else 0
     _rewrite_timestamp_fields(buf, pos, attributes & ~TIMESTAMP_TYPE_BIT, timestamp)
-
-
-def max_timestamp_trusted(header: BatchHeader) -> bool:
-    """Whether a CreateTime batch's maxTimestamp can be taken as its records' largest timestamp without decoding
-    them. Kafka always recomputes it (LogValidator); kbroker recomputes only where the header cannot be right:
-    a base timestamp below 0 (records without timestamps: librdkafka sends those under maxTimestamp 0), a
-    maxTimestamp below the base, or a one-record batch whose maxTimestamp is not its base timestamp. Producers
-    write baseTimestamp as the first record's timestamp and maxTimestamp as the largest, so every batch of a
-    well-behaved client is trusted and the produce path stays at batch level."""
-    base = header.base_timestamp
-    top = header.max_timestamp
-    if base < 0 or top < base:
-        return False
-    return top == base or header.record_count > 1
-
-
-def records_max_timestamp(buf: bytes | bytearray | memoryview, pos: int = 0) -> int:
-    """The largest record timestamp of the batch at pos as Kafka stores it in maxTimestamp: -1 if the batch has no
-    record with a timestamp above -1."""
-    found = record_timestamp_range(buf, pos)
-    return max(found[1], NO_TIMESTAMP) if found else NO_TIMESTAMP
-
-
-def record_timestamp_range(buf: bytes | bytearray | memoryview, pos: int = 0) -> tuple[int, int] | None:
-    """(smallest, largest) timestamp of the records of the batch at pos that have one (not -1); None if none has.
-
-    Reads each record's length and timestamp delta only, skipping keys, values and headers (a compressed batch
-    is decompressed first), as Kafka's skipKeyValueIterator does. InvalidRecordError when the records do not fit
-    the batch or its record count."""
-    header, data = _records_section(buf, pos, False, None)
-    base = header.base_timestamp
-    low = high = None
-    p = 0
-    end = len(data)
-    try:
-        for _ in range(header.record_count):
-            b = data[p]  # the record's length, inline for one- and two-byte varints (the hot case)
-            if b < 0x80:
-                length, p = (b >> 1) ^ -(b & 1), p + 1
-            elif data[p + 1] < 0x80:
-                z = (b & 0x7F) | (data[p + 1] << 7)
-                length, p = (z >> 1) ^ -(z & 1), p + 2
-            else:
-                length, p = read_varint(data, p)
-            if length < MIN_RECORD_SIZE - 1 or p + length > end:
-                raise InvalidRecordError(f"record length {length} does not fit the data")
-            b = data[p + 1]  # the timestamp delta, after the attributes byte
-            timestamp = base + ((b >> 1) ^ -(b & 1) if b < 0x80 else read_varint(data, p + 1)[0])
-            p += length
-            if timestamp == NO_TIMESTAMP:
-                continue
-            if high is None:
-                low = high = timestamp
-            elif timestamp > high:
-                high = timestamp
-            elif timestamp < low:  # type: ignore[operator]
-                low = timestamp
-    except IndexError:
-        raise InvalidRecordError(f"batch declares {header.record_count} records but holds fewer") from None
-    if p != end:
-        raise InvalidRecordError(f"batch declares {header.record_count} records but holds other data")
-    return None if high is None else (low, high)  # type: ignore[return-value]
 
 
 def validate_produce_batches(records: bytes | bytearray | memoryview) -> list[tuple[int, BatchHeader]]:
@@ -290,7 +228,7 @@ def validate_produce_batches(records: bytes | bytearray | memoryview) -> list[tu
     partition" rule for Produce v3+ (len(result) != 1 -> INVALID_RECORD), zstd with Produce < v7
     (UNSUPPORTED_COMPRESSION_TYPE), message.max.bytes (MESSAGE_TOO_LARGE), timestamp bounds
     (INVALID_TIMESTAMP), idempotence sequence checks. maxTimestamp is not checked either: sarama 1.22 sends -1
-    there (Kafka recomputes it from the records; see `records_max_timestamp` and `set_max_timestamp`).
+    there (Kafka recomputes it from the records; see wire.record_timestamps and `set_max_timestamp`).
 
     A base sequence without a producer id (producerId -1, baseSequence 0) is accepted, as Kafka accepts it:
     aiokafka, kafkajs, platformatic and sarama send exactly that from non-idempotent producers.
@@ -458,6 +396,11 @@ def _records_section(batch: bytes | bytearray | memoryview, pos: int, verify_crc
         kwargs = {} if max_size is None else {"max_size": max_size}
         data = compression.decompress(header.compression, data, **kwargs)
     return header, data
+
+
+def records_data(batch: bytes | bytearray | memoryview, pos: int = 0) -> tuple[BatchHeader, bytes | memoryview]:
+    """The header of the batch at pos and its records' bytes, decompressed (no CRC check: the caller did it)."""
+    return _records_section(batch, pos, False, None)
 
 
 def iter_records(

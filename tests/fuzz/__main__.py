@@ -37,6 +37,7 @@ from typing import Any, Callable
 
 import crc32c
 
+from wire import record_timestamps
 from wire import records as rec
 from wire.codec import DecodeError, decode_request_header, encode_request_header, request_codec
 from wire.legacy import build_message_set, legacy_to_v2
@@ -172,9 +173,9 @@ def _records_target(data: bytes) -> str:
         return "rejected"
     for pos, header in batches:
         try:
-            rec.record_timestamp_range(data, pos)
+            record_timestamps.record_timestamp_range(data, pos)
             list(rec.iter_records(data, pos, verify_crc=False))
-            rec.max_timestamp_trusted(header)
+            record_timestamps.max_timestamp_trusted(header)
         except RECORD_ERRORS:
             return "rejected"
     return "ok"
