@@ -65,7 +65,29 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--control-token", default=os.environ.get("KBROKER_CONTROL_TOKEN") or None, metavar="TOKEN",
                    help="the token every control request must carry (Authorization: Bearer TOKEN); default: "
                         "$KBROKER_CONTROL_TOKEN, else a random one printed at start")
+    c = sub.add_parser("check-log", help="check a data directory for crash consistency (kbroker.log.check)")
+    c.add_argument("directory", type=Path, help="a data directory, or one partition's directory in it")
+    c.add_argument("--verbose", action="store_true", help="list every partition, not only those with findings")
+    c.add_argument("--json", action="store_true", help="print the reports as JSON")
     return p
+
+
+def check_log(args: argparse.Namespace) -> int:
+    """`kbroker check-log DIR`: exit 0 when no partition has an error, 1 when one has, 2 when DIR is unreadable."""
+    from dataclasses import asdict
+
+    from kbroker.log.check import check_directory, format_reports
+
+    try:
+        reports = check_directory(args.directory)
+    except OSError as exc:
+        print(f"kbroker: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([asdict(r) for r in reports], indent=1))
+    else:
+        print(format_reports(reports, verbose=args.verbose))
+    return 1 if any(r.errors for r in reports) else 0
 
 
 class JsonFormatter(logging.Formatter):
@@ -100,6 +122,8 @@ def setup_logging(level: str, fmt: str = "text") -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "check-log":
+        return check_log(args)
     setup_logging(args.log_level, args.log_format)
     if args.metrics_listen:
         from kbroker.metrics import available

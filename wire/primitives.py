@@ -27,9 +27,14 @@ class WireError(ValueError):
 # checked readers and writers called by emitted code
 
 
+_MAX_LENGTH = 2**31 - 1  # no Kafka length field holds more (int32), and io.read() cannot take past sys.maxsize
+
+
 def read_exact(io: BinaryIO, n: int) -> bytes:
     if n < 0:
         raise WireError(f"negative length {n}")
+    if n > _MAX_LENGTH:
+        raise WireError(f"length {n} beyond any Kafka field")
     data = io.read(n)
     if len(data) != n:
         raise WireError(f"truncated: wanted {n} bytes, got {len(data)}")

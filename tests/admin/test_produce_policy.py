@@ -48,7 +48,7 @@ def test_timestamp_bounds() -> None:
     future = batch((b"k", b"v", NOW + 2 * 3_600_000))
     with pytest.raises(KafkaError) as info:
         run(future, policy())
-    assert info.value.code == ErrorCode.INVALID_TIMESTAMP and "out of range" in info.value.message
+    assert info.value.code == ErrorCode.INVALID_TIMESTAMP and "out of range" in info.value.record_errors[0][1]
     old = batch((b"k", b"v", NOW), (b"k", b"v", NOW - 120_000))
     run(old, policy())  # no lower bound by default
     with pytest.raises(KafkaError) as info:
@@ -62,7 +62,11 @@ def test_compacted_topics_need_keys() -> None:
     with pytest.raises(KafkaError) as info:
         run(batch((b"k", b"v", NOW), (None, b"v", NOW)), policy(compacted=True))
     assert info.value.code == ErrorCode.INVALID_RECORD
-    assert info.value.message == "Compacted topic cannot accept message without key in topic partition t-0."
+    assert info.value.record_errors == [(1, "Compacted topic cannot accept message without key in topic partition t-0.")]
+    assert info.value.message == (
+        "One or more records have been rejected due to 1 record errors in total, and only showing the first three "
+        "errors at most: [RecordError(batchIndex=1, message='Compacted topic cannot accept message without key in "
+        "topic partition t-0.')]")
 
 
 @pytest.mark.parametrize("source,target", [(0, 4), (1, 0), (3, 2), (4, 4)])
@@ -182,3 +186,15 @@ def test_policy_follows_config_changes(raw: RawClient) -> None:
     finally:
         _alter(raw, 4, "", "log.message.timestamp.after.max.ms", None)
     assert produce(raw, topic, 0, ahead)["error_code"] == 0
+
+
+def test_timestamp_bounds_read_the_records_when_the_header_cannot_be_trusted() -> None:
+    # sarama 1.22 leaves maxTimestamp at -1: the upper bound is checked against the records' timestamps
+    late = build_batch([Record(0, 0, b"k", b"v"), Record(1, 2 * 3_600_000, b"k", b"v")], base_timestamp=NOW,
+                       max_timestamp=-1)
+    with pytest.raises(KafkaError) as info:
+        run(late, policy())
+    assert info.value.code == ErrorCode.INVALID_TIMESTAMP
+    # records without timestamps (librdkafka given -1: maxTimestamp 0 over records of -1) are not bounded
+    untimed = build_batch([Record(i, 0, b"k", b"v") for i in range(3)], base_timestamp=-1, max_timestamp=0)
+    run(untimed, policy(before_max_ms=60_000))
