@@ -12,7 +12,7 @@ import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import anyio
 
@@ -38,6 +38,9 @@ class Settings:
     metrics_listen: tuple[str, int] | None = None  # serve Prometheus metrics over HTTP there
     control_listen: tuple[str, int] | None = None  # serve the fault-injection endpoint over HTTP there
     metrics: bool = False  # collect metrics even without an HTTP listener (in-process tests read them directly)
+    store_connect: Callable[[], Awaitable[Any]] | None = None
+    """Opens this broker's coordination-store session: the broker is then one of a cluster (kbroker.cluster)."""
+    network: Any = None  # kbroker.cluster.network.Network shared by in-process brokers (fault injection)
 
 
 @dataclass
@@ -62,7 +65,15 @@ async def start_broker(settings: Settings, config: BrokerConfig) -> AsyncIterato
     advertised = Endpoint(host, settings.advertised_port or settings.port)
     broker = Broker(config, data_dir=settings.data_dir, advertised=advertised)
     broker.faults = Faults(broker)  # type: ignore[attr-defined]
+    node = None
+    if settings.store_connect is None and config.static.get("zookeeper.connect"):
+        settings.store_connect = _zookeeper(config)
     try:
+        if settings.store_connect is not None:
+            from kbroker.cluster.node import ClusterNode
+
+            node = ClusterNode(broker, settings.store_connect, settings.network)
+            await node.open()  # the partitions follow the cluster before anyone is served
         async with anyio.create_task_group() as tg:
             server = Server(broker, settings.host, settings.port)
             if settings.metrics or settings.metrics_listen:
@@ -70,6 +81,8 @@ async def start_broker(settings: Settings, config: BrokerConfig) -> AsyncIterato
             port = await tg.start(server.serve)
             if settings.advertised_port is None:
                 broker.advertised = Endpoint(advertised.host, port)
+            if node is not None:
+                await tg.start(node.run)
             await tg.start(broker.run_background)
             await tg.start(group_coordinator(broker).run)
             await tg.start(transaction_coordinator(broker).run)
@@ -79,7 +92,24 @@ async def start_broker(settings: Settings, config: BrokerConfig) -> AsyncIterato
             finally:
                 tg.cancel_scope.cancel()
     finally:
-        broker.close()
+        if node is not None and not broker.killed:
+            with anyio.CancelScope(shield=True):
+                await node.close()
+        if not broker.killed:  # a killed broker leaves its files as a crash would
+            broker.close()
+
+
+def _zookeeper(config: BrokerConfig) -> Callable[[], Awaitable[Any]]:
+    connect_string = config.static["zookeeper.connect"]
+    timeout = int(config.static.get("zookeeper.session.timeout.ms", 18000))
+
+    async def connect() -> Any:
+        from kbroker.cluster import zk_store  # the ZooKeeper backend (kazoo), imported only when asked for
+
+        return await zk_store.connect(connect_string, session_timeout_ms=timeout,
+                                      connection_timeout_ms=int(config.static.get(
+                                          "zookeeper.connection.timeout.ms", timeout)))
+    return connect
 
 
 async def _start_http(tg: anyio.abc.TaskGroup, broker: Broker, settings: Settings) -> dict[str, int]:

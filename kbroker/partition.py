@@ -22,6 +22,8 @@ from wire.errors import ErrorCode, KafkaError
 
 READ_UNCOMMITTED = 0
 READ_COMMITTED = 1
+READ_LOG_END = 2
+"""Not a client isolation level: a follower's fetch, which reads up to the log end offset."""
 
 
 TxnVerifier = Callable[[int, int], int]
@@ -53,6 +55,8 @@ class Partition:
         self.log = log
         self.leader_epoch = leader_epoch
         self._waiters: set[anyio.Event] = set()
+        self.replica = None
+        """kbroker.cluster.partition_state.ReplicaState when this broker is part of a cluster; None alone."""
 
     # -- produce
 
@@ -158,8 +162,10 @@ class Partition:
         return info.first_offset
 
     def _appended(self) -> None:
-        # a single replica: everything appended is committed
-        self.log.high_watermark = self.log.log_end_offset
+        if self.replica is None:  # a single replica: everything appended is committed
+            self.log.high_watermark = self.log.log_end_offset
+        else:  # replicated: the HW moves when the ISR has it
+            self.replica.maybe_increment_hw()
         self._wake()
 
     # -- fetch
@@ -176,6 +182,8 @@ class Partition:
         hw = self.high_watermark
         lso = self.last_stable_offset
         limit = lso if isolation == READ_COMMITTED else hw
+        if isolation == READ_LOG_END:
+            limit = self.log.log_end_offset
         try:
             info = self.log.read(offset, max_bytes, max_offset=limit, min_one_batch=min_one_batch)
         except OffsetOutOfRange as exc:
@@ -189,11 +197,14 @@ class Partition:
         return FetchedData(info.records, hw, lso, self.log.log_start_offset, aborted)
 
     def check_leader_epoch(self, current_leader_epoch: int) -> None:
-        if current_leader_epoch < 0 or current_leader_epoch == self.leader_epoch:
-            return
-        if current_leader_epoch > self.leader_epoch:
-            raise KafkaError(ErrorCode.UNKNOWN_LEADER_EPOCH)
-        raise KafkaError(ErrorCode.FENCED_LEADER_EPOCH)
+        """FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH for an older / newer epoch than this replica's, then
+        NOT_LEADER_OR_FOLLOWER when this replica does not lead (in a cluster)."""
+        if current_leader_epoch >= 0 and current_leader_epoch != self.leader_epoch:
+            if current_leader_epoch > self.leader_epoch:
+                raise KafkaError(ErrorCode.UNKNOWN_LEADER_EPOCH)
+            raise KafkaError(ErrorCode.FENCED_LEADER_EPOCH)
+        if self.replica is not None and not self.replica.is_leader:
+            raise KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
 
     # -- waiting for data
 

@@ -26,9 +26,14 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
                     raise KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT,
                                      f"Increasing the number of partitions by {topic['count'] - info.partitions} but "
                                      f"{len(assignments)} assignments provided.")
-                if any(a["broker_ids"] != [broker.node_id] for a in assignments):
+                if broker.cluster is None and any(a["broker_ids"] != [broker.node_id] for a in assignments):
                     raise KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, "Assignments may only name this broker.")
-            broker.add_partitions(topic["name"], topic["count"], validate_only=request["validate_only"])
+            if broker.cluster is not None:
+                broker.add_partitions(topic["name"], topic["count"], validate_only=True)
+                if not request["validate_only"]:
+                    await broker.cluster.add_partitions(topic["name"], topic["count"])
+            else:
+                broker.add_partitions(topic["name"], topic["count"], validate_only=request["validate_only"])
         except KafkaError as exc:
             entry["error_code"], entry["error_message"] = error_of(exc)
         results.append(entry)

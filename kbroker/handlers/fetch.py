@@ -7,7 +7,8 @@ topics by id.
 from __future__ import annotations
 
 from kbroker.fetching import PartitionRead, fetch
-from kbroker.server.context import RequestContext
+from kbroker.partition import READ_LOG_END
+from kbroker.server.context import CloseConnection, RequestContext
 from wire.errors import ErrorCode
 from wire.records import iter_batches
 
@@ -53,10 +54,20 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
         else:
             reads.extend(group)
         topics.append((topic, group))
+    isolation = request["isolation_level"]
+    replica_id = request["replica_id"] if version <= 14 else (request.get("replica_state") or {}).get("replica_id", -1)
+    cluster = broker.cluster
+    if replica_id is not None and replica_id >= 0 and cluster is not None:
+        # a follower's fetch: read up to the log end; its fetch offsets tell the leader what it holds
+        if not cluster.network.can_reach(replica_id, broker.node_id):
+            raise CloseConnection(f"broker {replica_id} is cut off from broker {broker.node_id}")
+        isolation = READ_LOG_END
+        for r in reads:
+            cluster.replicas.follower_fetched(replica_id, r.topic, r.index, r.fetch_offset, r.current_leader_epoch)
     max_bytes = request["max_bytes"] if version >= 3 else 2**31 - 1
     max_bytes = min(max_bytes, broker.config["fetch.max.bytes"], broker.quotas.fetch_max_bytes(ctx.header.client_id))
     await fetch(broker, reads, max_bytes=max_bytes, min_bytes=request["min_bytes"],
-                max_wait_ms=request["max_wait_ms"], isolation=request["isolation_level"])
+                max_wait_ms=request["max_wait_ms"], isolation=isolation)
     fetched = sum(len(r.records) for r in reads)
     throttle_ms = broker.quotas.record_fetch(ctx.header.client_id, fetched) if fetched else 0
     if throttle_ms:  # as Kafka: a throttled fetch is answered with no partitions (what was read is not counted)
