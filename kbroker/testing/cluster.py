@@ -17,6 +17,7 @@ in-process coordination store, with the faults a real cluster shows as method ca
 """
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -147,7 +148,12 @@ class KafkaCluster:
         cm, running = self._running.pop(broker_id)
 
         def crash() -> None:
-            running.broker.killed = True
+            broker = running.broker
+            broker.killed = True
+            fd = getattr(broker.logs, "_lock_fd", None)
+            if fd is not None:  # a dead process's lock on its data directory goes with it
+                os.close(fd)
+                broker.logs._lock_fd = None
             session = running.broker.cluster.md.session
             abandon = getattr(session, "abandon", None)
             if abandon is not None:
