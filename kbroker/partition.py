@@ -147,6 +147,7 @@ class Partition:
     def append_coordinator_batch(self, batch: bytes, *, now_ms: int) -> int:
         """Append a batch written by a coordinator (a transactional offset commit): producer epochs are checked,
         sequences are not. Returns its base offset."""
+        self._check_leading()
         info = self.log.append(batch, leader_epoch=self.leader_epoch, now_ms=now_ms, origin=AppendOrigin.COORDINATOR)
         self._appended()
         return info.first_offset
@@ -155,11 +156,18 @@ class Partition:
                          now_ms: int) -> int:
         """Append a COMMIT or ABORT marker for the producer's transaction in this partition; its offset.
         KafkaError (INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED) if the log refuses it."""
+        self._check_leading()
         batch = rec.build_control_batch(commit, producer_id=producer_id, producer_epoch=producer_epoch,
                                         coordinator_epoch=coordinator_epoch, timestamp=now_ms)
         info = self.log.append(batch, leader_epoch=self.leader_epoch, now_ms=now_ms, origin=AppendOrigin.COORDINATOR)
         self._appended()
         return info.first_offset
+
+    def _check_leading(self) -> None:
+        """Only a leader appends (a follower's log is a copy of its leader's)."""
+        if self.replica is not None and not self.replica.is_leader:
+            raise KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER,
+                             f"This broker does not lead {self.topic}-{self.index}")
 
     def _appended(self) -> None:
         if self.replica is None:  # a single replica: everything appended is committed

@@ -61,6 +61,9 @@ class ClusterNode:
         self._pids = await self.md.allocate_producer_ids(PRODUCER_ID_BLOCK)
         self.broker.metadata.producer_ids = self.allocate_producer_id
         self.broker.cluster = self  # type: ignore[attr-defined]
+        from kbroker.coordinator import group_coordinator
+
+        group_coordinator(self.broker).owns = self.coordinates_group
         self.replicas.sync()
 
     async def _check_cluster_id(self) -> None:
@@ -126,6 +129,16 @@ class ClusterNode:
             self.md.session = session
             self.md.invalidate_all()
             await self._register()
+
+    def coordinates_group(self, group_id: str) -> bool:
+        """Whether this broker leads the group's __consumer_offsets partition (so it is the coordinator)."""
+        from kbroker.coordinator.records import partition_for
+
+        info = self.broker.metadata.topics.get("__consumer_offsets")
+        if info is None:
+            return False
+        part = self.broker.partition("__consumer_offsets", partition_for(group_id, info.partitions))
+        return part is not None and part.replica is not None and part.replica.is_leader
 
     async def close(self) -> None:
         """A clean stop: the session ends, so the broker's znode (and /controller) go at once."""

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+OFFSETS_TOPIC = "__consumer_offsets"
+
 
 class ReplicaManager:
     def __init__(self, broker: "Broker", md: ClusterMetadata, network: Network) -> None:
@@ -46,6 +48,7 @@ class ReplicaManager:
         self._tg: anyio.abc.TaskGroup | None = None
         self.isr_wanted = anyio.Event()
         self.isr_shrinks = 0
+        self._coordinators_moved = False
         self.isr_expands = 0
 
     # -- running
@@ -121,6 +124,11 @@ class ReplicaManager:
             changed = True
         if changed:
             local.save()
+        if self._coordinators_moved:
+            self._coordinators_moved = False
+            from kbroker.coordinator import group_coordinator
+
+            group_coordinator(broker).reload()  # it loads the partitions it now leads on its next operation
 
     def _drop_topic(self, name: str) -> None:
         broker = self.broker
@@ -146,6 +154,15 @@ class ReplicaManager:
         rs.replicas = list(replicas)
         if state is None:
             return
+        was_leader = rs.is_leader
+        try:
+            self._apply_state(part, rs, state, replicas)
+        finally:
+            if part.topic == OFFSETS_TOPIC and rs.is_leader != was_leader:
+                self._coordinators_moved = True
+
+    def _apply_state(self, part: Partition, rs: ReplicaState, state: PartitionState, replicas: list[int]) -> None:
+        tp = (part.topic, part.index)
         if state.leader_epoch < part.leader_epoch and rs.role != "offline":
             return  # stale
         if state.leader == self.broker_id:

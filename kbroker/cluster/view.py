@@ -135,3 +135,21 @@ async def await_replication(broker: "Broker", waits: list[tuple[dict, "Partition
     async with anyio.create_task_group() as tg:
         for entry, part, last, epoch in waits:
             tg.start_soon(one, entry, part, last, epoch)
+
+
+async def await_group_write(broker: "Broker", group_id: str, timeout_ms: int = 5000) -> int:
+    """After a group coordinator's write in a cluster: wait until the offsets partition's ISR has it (Kafka's
+    coordinator appends with acks=all); 0, or COORDINATOR_NOT_AVAILABLE when it did not replicate in time."""
+    if broker.cluster is None:
+        return 0
+    from kbroker.coordinator.records import partition_for
+
+    info = broker.metadata.topics.get("__consumer_offsets")
+    part = broker.partition("__consumer_offsets", partition_for(group_id, info.partitions)) if info else None
+    if part is None or part.replica is None:
+        return 0
+    last = part.log.log_end_offset - 1
+    ok = None
+    with anyio.move_on_after(timeout_ms / 1000):
+        ok = await part.replica.wait_replicated(last, part.leader_epoch)
+    return 0 if ok else int(ErrorCode.COORDINATOR_NOT_AVAILABLE)
