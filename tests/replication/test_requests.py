@@ -136,3 +136,36 @@ def test_find_coordinator_points_at_the_leader_of_the_group_partition(kafka_clus
     assert answer["port"] == int(cluster.bootstrap_of(leader).rsplit(":", 1)[1])
     replicas = cluster.call(1, lambda b: b.cluster.md.replicas_of("__consumer_offsets", 0))
     assert len(replicas) == 3  # offsets.topic.replication.factor 3 with 3 brokers
+
+
+@pytest.mark.kafka_cluster(brokers=3, session_timeout_ms=1000)
+def test_replication_metrics_under_kafka_names(kafka_cluster) -> None:
+    pytest.importorskip("prometheus_client")
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from kbroker.cluster.metrics import families
+
+    cluster = kafka_cluster
+    cluster.create_topic("metered", replication_factor=3)
+    leader = cluster.leader("metered", 0)
+    follower = next(b for b in cluster.alive if b != leader)
+
+    def scrape(broker_id: int) -> str:
+        class Collector:
+            def collect(self):  # type: ignore[no-untyped-def]
+                return list(families(cluster.broker(broker_id)))
+        registry = CollectorRegistry()
+        registry.register(Collector())
+        return cluster.call(broker_id, lambda _b: generate_latest(registry).decode())
+
+    text = scrape(leader)
+    assert "kafka_server_replicamanager_underreplicatedpartitions 0.0" in text
+    assert "kafka_server_replicamanager_leadercount" in text
+    cluster.stop(follower)
+    cluster.wait_for_isr("metered", 0, set(cluster.alive))
+    text = scrape(leader)
+    assert "kafka_server_replicamanager_underreplicatedpartitions 1.0" in text
+    controller = cluster.controller()
+    assert "kafka_controller_kafkacontroller_activecontrollercount 1.0" in scrape(controller)
+    other = next(b for b in cluster.alive if b != controller)
+    assert "kafka_controller_kafkacontroller_activecontrollercount 0.0" in scrape(other)
