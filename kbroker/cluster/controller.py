@@ -28,9 +28,14 @@ UncleanPolicy = Callable[[str], bool]
 
 
 class Controller:
-    def __init__(self, metadata: ClusterMetadata, unclean: UncleanPolicy) -> None:
+    def __init__(self, metadata: ClusterMetadata, unclean: UncleanPolicy,
+                 rebalance: Callable[[], tuple[bool, float, int]] = lambda: (False, 300.0, 10)) -> None:
         self.md = metadata
         self.unclean = unclean
+        self.rebalance = rebalance
+        """() -> (auto.leader.rebalance.enable, leader.imbalance.check.interval seconds,
+        leader.imbalance.per.broker.percentage)."""
+        self._last_rebalance = 0.0
         self.epoch = -1
         self._epoch_version = -1
         self.active = False
@@ -50,6 +55,10 @@ class Controller:
                         log.info("broker %d is no longer the controller", self.md.broker_id)
                     else:
                         await self.reconcile()
+                        enabled, interval, _ = self.rebalance()
+                        if enabled and anyio.current_time() - self._last_rebalance >= interval:
+                            self._last_rebalance = anyio.current_time()
+                            await self.rebalance_leaders()
             except (ConnectionLoss, SessionExpired):
                 self.active = False
             except BadVersion:
@@ -80,6 +89,7 @@ class Controller:
                 continue
             break
         self.epoch, self._epoch_version, self.active = new, stat.version, True
+        self._last_rebalance = anyio.current_time()
         self.md.controller_id = self.md.broker_id
         self._known_epochs = {}
         log.info("broker %d is the controller (epoch %d)", self.md.broker_id, new)
@@ -146,3 +156,38 @@ class Controller:
             self.md.invalidate_all()
             return
         log.info("%s-%d: leader %d epoch %d isr %s", topic, index, new.leader, new.leader_epoch, list(new.isr))
+
+    async def rebalance_leaders(self) -> int:
+        """auto.leader.rebalance.enable: give leadership back to preferred replicas on brokers whose share of
+        not-preferred-led partitions is above leader.imbalance.per.broker.percentage. The elections made."""
+        from kbroker.cluster.elections import preferred_choice
+
+        _, _, pct = self.rebalance()
+        md = self.md
+        owned: dict[int, list[tuple[str, int]]] = {}
+        for topic, assignment in md.topics.items():
+            for index, replicas in assignment.replicas.items():
+                if replicas:
+                    owned.setdefault(replicas[0], []).append((topic, index))
+        made = 0
+        for broker_id, tps in owned.items():
+            if broker_id not in md.brokers:
+                continue
+            off = [tp for tp in tps if md.leader_of(*tp) != broker_id]
+            if not off or len(off) * 100 / len(tps) <= pct:
+                continue
+            for topic, index in off:
+                state = md.states.get((topic, index))
+                if state is None or preferred_choice(md, topic, index, state) is None:
+                    continue
+                new = PartitionState(broker_id, state.leader_epoch + 1, state.isr, self.epoch)
+                try:
+                    await md.session.multi(self._fenced(SetData(paths.state_path(topic, index), new.encode(),
+                                                                state.version)))
+                except (BadVersion, NoNode):
+                    md.invalidate_all()
+                    continue
+                made += 1
+                log.info("%s-%d: preferred leader %d restored (epoch %d)", topic, index, broker_id,
+                         new.leader_epoch)
+        return made

@@ -56,7 +56,7 @@ class ClusterNode:
         self.md = ClusterMetadata(session, self.broker_id)
         await self.md.load()
         await self._check_cluster_id()
-        self.controller = Controller(self.md, self._unclean)
+        self.controller = Controller(self.md, self._unclean, self._rebalance_settings)
         self.replicas = ReplicaManager(self.broker, self.md, self.network)
         self._pids = await self.md.allocate_producer_ids(PRODUCER_ID_BLOCK)
         self.broker.metadata.producer_ids = self.allocate_producer_id
@@ -86,6 +86,12 @@ class ClusterNode:
 
         configs = self.md.topic_configs.get(topic, {})
         return str(effective("unclean.leader.election.enable", configs, self.broker.config)).lower() == "true"
+
+    def _rebalance_settings(self) -> tuple[bool, float, int]:
+        cfg = self.broker.config
+        return (str(cfg["auto.leader.rebalance.enable"]).lower() == "true",
+                float(cfg["leader.imbalance.check.interval.seconds"]),
+                int(cfg["leader.imbalance.per.broker.percentage"]))
 
     async def run(self, task_status: anyio.abc.TaskStatus = anyio.TASK_STATUS_IGNORED) -> None:
         async with anyio.create_task_group() as tg:
