@@ -169,3 +169,19 @@ def test_replication_metrics_under_kafka_names(kafka_cluster) -> None:
     assert "kafka_controller_kafkacontroller_activecontrollercount 1.0" in scrape(controller)
     other = next(b for b in cluster.alive if b != controller)
     assert "kafka_controller_kafkacontroller_activecontrollercount 0.0" in scrape(other)
+
+
+@pytest.mark.kafka_cluster(brokers=3, racks={1: "a", 2: "b", 3: "c"})
+def test_describe_cluster_and_topic_partitions_answer_for_the_cluster(kafka_cluster) -> None:
+    cluster = kafka_cluster
+    cluster.create_topic("described", partitions=2, replication_factor=2)
+    with WireClient(cluster.bootstrap_of(2)) as client:
+        answer = client.request(60, 1, {"include_cluster_authorized_operations": False, "endpoint_type": 1})
+        assert {(b["broker_id"], b["rack"]) for b in answer["brokers"]} == {(1, "a"), (2, "b"), (3, "c")}
+        assert answer["controller_id"] == cluster.controller()
+        described = client.request(75, 0, {"topics": [{"name": "described"}], "response_partition_limit": 100,
+                                           "cursor": None})
+    for p in described["topics"][0]["partitions"]:
+        state = cluster.state("described", p["partition_index"])
+        assert p["leader_id"] == state.leader and p["leader_epoch"] == state.leader_epoch
+        assert len(p["replica_nodes"]) == 2 and sorted(p["isr_nodes"]) == sorted(state.isr)
