@@ -1,8 +1,8 @@
 """A real client through broker failures: confluent-kafka's idempotent acks=all producer keeps sending to a
 partition with replication factor 3 and min.insync.replicas=2 while a random broker (the partition's leader, a
 follower, or the controller) is killed and restarted, round after round. Afterwards every acknowledged message is
-in the partition exactly once, in order, at the offset it was acknowledged with, and every broker is back in the
-ISR."""
+in the partition exactly once, in order, at the offset it was acknowledged with, every broker is back in the
+ISR, and a consumer in a group (whose coordinator moves with the kills too) has read every acknowledged message."""
 from __future__ import annotations
 
 import random
@@ -63,6 +63,26 @@ def test_idempotent_acks_all_producer_survives_repeated_kills(kafka_cluster) -> 
             producer.poll(0.002)
         producer.flush(60)
 
+    consumed: list[int] = []
+
+    def consume() -> None:
+        consumer = confluent_kafka.Consumer({
+            "bootstrap.servers": cluster.bootstrap, "group.id": "loop-readers", "auto.offset.reset": "earliest",
+            "enable.auto.commit": True, "auto.commit.interval.ms": 200, "session.timeout.ms": 6000,
+            "heartbeat.interval.ms": 500, "topic.metadata.refresh.interval.ms": 1000,
+            "reconnect.backoff.max.ms": 200})
+        consumer.subscribe(["failover"])
+        try:
+            while not reader_stop.is_set():
+                msg = consumer.poll(0.2)
+                if msg is not None and not msg.error():
+                    consumed.append(int(msg.value()))
+        finally:
+            consumer.close()
+
+    reader_stop = threading.Event()
+    reader = threading.Thread(target=consume, daemon=True)
+    reader.start()
     sender = threading.Thread(target=send, daemon=True)
     sender.start()
     rng = random.Random(10)
@@ -86,6 +106,12 @@ def test_idempotent_acks_all_producer_survives_repeated_kills(kafka_cluster) -> 
         stop.set()
         sender.join(90)
     assert not sender.is_alive()
+    everything = {value for value, _ in acked}
+    try:
+        cluster.wait_for(lambda: everything <= set(consumed), 60, "the group's consumer to read everything")
+    finally:
+        reader_stop.set()
+        reader.join(30)
     assert errors == []
     assert len(acked) > ROUNDS * 20
     got = _read_all(cluster.bootstrap, "failover", len(acked))
