@@ -213,14 +213,18 @@ class ClusterNode:
         await self.md.delete_topic(name)
         await self.wait_for(lambda: name not in self.broker.metadata.topics, timeout)
 
-    async def add_partitions(self, name: str, count: int, *, timeout: float = 10.0) -> None:
+    async def add_partitions(self, name: str, count: int, explicit: list[list[int]] | None = None, *,
+                             timeout: float = 10.0) -> None:
         current = self.md.topics.get(name)
         if current is None:
             raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"The topic '{name}' does not exist.")
-        rf = len(next(iter(current.replicas.values()), [self.broker_id]))
-        self.check_replication_factor(rf)
-        added = assign_replicas(self.live_brokers(), count - len(current.replicas), rf,
-                                first_partition=len(current.replicas))
+        first = len(current.replicas)
+        if explicit is not None:
+            added = {first + i: replicas for i, replicas in enumerate(explicit)}
+        else:
+            rf = len(next(iter(current.replicas.values()), [self.broker_id]))
+            self.check_replication_factor(rf)
+            added = assign_replicas(self.live_brokers(), count - first, rf, first_partition=first)
         await self.md.set_assignment(name, {**current.replicas, **added})
         await self.wait_for(lambda: self._has_leaders(name, count), timeout)
 

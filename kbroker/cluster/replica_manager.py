@@ -49,6 +49,7 @@ class ReplicaManager:
         self.isr_wanted = anyio.Event()
         self.isr_shrinks = 0
         self._coordinators_moved = False
+        self._seen_configs: dict[str, dict[str, str]] = {}
         self.isr_expands = 0
 
     # -- running
@@ -100,10 +101,14 @@ class ReplicaManager:
                 local.topics[name] = info
                 local.by_id[info.topic_id] = info
                 changed = True
-            elif info.partitions != len(assignment.replicas) or info.configs != configs:
-                info.partitions, info.configs = len(assignment.replicas), dict(configs)
+            elif info.partitions != len(assignment.replicas) or self._seen_configs.get(name) != configs:
+                # configs: only a change in the store is applied (a local AlterConfigs is on its way there)
+                info.partitions = len(assignment.replicas)
+                if self._seen_configs.get(name) != configs:
+                    info.configs = dict(configs)
                 broker.apply_log_config(info)
                 changed = True
+            self._seen_configs[name] = dict(configs)
             for index, replicas in assignment.replicas.items():
                 tp = (name, index)
                 part = broker.partitions.get(tp)
@@ -132,6 +137,7 @@ class ReplicaManager:
 
     def _drop_topic(self, name: str) -> None:
         broker = self.broker
+        self._seen_configs.pop(name, None)
         info = broker.metadata.topics.pop(name, None)
         if info is None:
             return

@@ -30,8 +30,18 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
                     raise KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, "Assignments may only name this broker.")
             if broker.cluster is not None:
                 broker.add_partitions(topic["name"], topic["count"], validate_only=True)
+                explicit = None
+                if assignments is not None:
+                    live = set(broker.cluster.md.brokers)
+                    for a in assignments:
+                        unknown = [b for b in a["broker_ids"] if b not in live]
+                        if unknown or not a["broker_ids"] or len(set(a["broker_ids"])) != len(a["broker_ids"]):
+                            raise KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                                             f"Invalid replica assignment {a['broker_ids']}: brokers must be "
+                                             "registered and named once.")
+                    explicit = [list(a["broker_ids"]) for a in assignments]
                 if not request["validate_only"]:
-                    await broker.cluster.add_partitions(topic["name"], topic["count"])
+                    await broker.cluster.add_partitions(topic["name"], topic["count"], explicit)
             else:
                 broker.add_partitions(topic["name"], topic["count"], validate_only=request["validate_only"])
         except KafkaError as exc:

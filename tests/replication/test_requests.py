@@ -185,3 +185,33 @@ def test_describe_cluster_and_topic_partitions_answer_for_the_cluster(kafka_clus
         state = cluster.state("described", p["partition_index"])
         assert p["leader_id"] == state.leader and p["leader_epoch"] == state.leader_epoch
         assert len(p["replica_nodes"]) == 2 and sorted(p["isr_nodes"]) == sorted(state.isr)
+
+
+@pytest.mark.kafka_cluster(brokers=3)
+def test_topic_changes_reach_every_broker(kafka_cluster) -> None:
+    """CreatePartitions (assigned by the cluster or explicitly), AlterConfigs and DeleteTopics made through one
+    broker are what every broker answers afterwards."""
+    cluster = kafka_cluster
+    cluster.create_topic("changing", partitions=1, replication_factor=2)
+    admin = confluent_kafka.admin.AdminClient({"bootstrap.servers": cluster.bootstrap_of(1)})
+    admin.create_partitions([confluent_kafka.admin.NewPartitions("changing", 3, replica_assignment=[[3, 1], [2, 3]])]
+                            )["changing"].result(15)
+    cluster.wait_for_leader("changing", 2)
+    assert cluster.call(2, lambda b: b.cluster.md.replicas_of("changing", 1)) == [3, 1]
+    assert cluster.leader("changing", 2) == 2
+    entry = confluent_kafka.admin.ConfigEntry("retention.ms", "12345",
+                                              incremental_operation=confluent_kafka.admin.AlterConfigOpType.SET)
+    resource = confluent_kafka.admin.ConfigResource("topic", "changing", incremental_configs=[entry])
+    list(admin.incremental_alter_configs([resource]).values())[0].result(15)
+    for broker_id in cluster.alive:
+        cluster.wait_for(lambda b=broker_id: cluster.call(b, lambda br: br.topic("changing").configs.get(
+            "retention.ms")) == "12345", 10, f"broker {broker_id} to see the config")
+    other = confluent_kafka.admin.AdminClient({"bootstrap.servers": cluster.bootstrap_of(3)})
+    described = other.describe_configs([confluent_kafka.admin.ConfigResource("topic", "changing")])
+    configs = list(described.values())[0].result(15)
+    assert configs["retention.ms"].value == "12345"
+    list(admin.delete_topics(["changing"]).values())[0].result(15)
+    for broker_id in cluster.alive:
+        cluster.wait_for(lambda b=broker_id: cluster.call(b, lambda br: br.topic("changing") is None
+                                                          and br.partition("changing", 0) is None), 10,
+                         f"broker {broker_id} to drop the topic")
