@@ -110,6 +110,9 @@ class Controller:
                     await self._create_state(topic, index, replicas, set(live))
                 else:
                     await self._maybe_elect(topic, index, replicas, state, set(live), restarted | gone)
+        from kbroker.cluster.reassignment import complete
+
+        await complete(self)
 
     async def _create_state(self, topic: str, index: int, replicas: list[int], live: set[int]) -> None:
         alive = [b for b in replicas if b in live]

@@ -218,6 +218,9 @@ class ClusterNode:
         current = self.md.topics.get(name)
         if current is None:
             raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"The topic '{name}' does not exist.")
+        if any(current.reassigning(p) for p in current.replicas):
+            raise KafkaError(ErrorCode.REASSIGNMENT_IN_PROGRESS, f"A partition reassignment is in progress for "
+                             f"the topic '{name}'.")
         first = len(current.replicas)
         if explicit is not None:
             added = {first + i: replicas for i, replicas in enumerate(explicit)}

@@ -84,23 +84,42 @@ class BrokerInfo:
 
 @dataclass(frozen=True)
 class TopicAssignment:
-    """/brokers/topics/<topic>: partition -> replicas (the first is the preferred leader), and the topic id."""
+    """/brokers/topics/<topic>: partition -> replicas (the first is the preferred leader), and the topic id.
+    During a reassignment a partition's replicas are the target and the original together, with
+    `adding` (target - original) and `removing` (original - target), as Kafka's topic znode v3 keeps them."""
     name: str
     topic_id: bytes
     replicas: dict[int, list[int]] = field(default_factory=dict)
+    adding: dict[int, list[int]] = field(default_factory=dict)
+    removing: dict[int, list[int]] = field(default_factory=dict)
+
+    def target(self, index: int) -> list[int]:
+        removing = self.removing.get(index, [])
+        return [b for b in self.replicas.get(index, []) if b not in removing]
+
+    def original(self, index: int) -> list[int]:
+        adding = self.adding.get(index, [])
+        return [b for b in self.replicas.get(index, []) if b not in adding]
+
+    def reassigning(self, index: int) -> bool:
+        return bool(self.adding.get(index) or self.removing.get(index))
 
     def encode(self) -> bytes:
         tid = base64.urlsafe_b64encode(self.topic_id).decode().rstrip("=")
         return _dump({"version": 3, "topic_id": tid, "partitions": {str(p): r for p, r in self.replicas.items()},
-                      "adding_replicas": {}, "removing_replicas": {}})
+                      "adding_replicas": {str(p): r for p, r in self.adding.items() if r},
+                      "removing_replicas": {str(p): r for p, r in self.removing.items() if r}})
 
     @classmethod
     def decode(cls, name: str, data: bytes) -> "TopicAssignment":
         obj = _load(data)
         tid = obj.get("topic_id") or ""
         topic_id = base64.urlsafe_b64decode(tid + "=" * (-len(tid) % 4)) if tid else bytes(16)
-        replicas = {int(p): [int(b) for b in r] for p, r in (obj.get("partitions") or {}).items()}
-        return cls(name, topic_id, dict(sorted(replicas.items())))
+
+        def table(key: str) -> dict[int, list[int]]:
+            return {int(p): [int(b) for b in r] for p, r in (obj.get(key) or {}).items()}
+        return cls(name, topic_id, dict(sorted(table("partitions").items())), table("adding_replicas"),
+                   table("removing_replicas"))
 
 
 @dataclass(frozen=True)
