@@ -104,7 +104,11 @@ def _zookeeper(config: BrokerConfig) -> Callable[[], Awaitable[Any]]:
     timeout = int(config.static.get("zookeeper.session.timeout.ms", 18000))
 
     async def connect() -> Any:
-        from kbroker.cluster import zk_store  # the ZooKeeper backend (kazoo), imported only when asked for
+        try:
+            from kbroker.cluster import zk_store  # the ZooKeeper backend (kazoo), imported only when asked for
+        except ImportError as exc:
+            raise RuntimeError(f"zookeeper.connect needs the ZooKeeper backend (kbroker.cluster.zk_store and "
+                               f"kazoo): {exc}") from exc
 
         return await zk_store.connect(connect_string, session_timeout_ms=timeout,
                                       connection_timeout_ms=int(config.static.get(
