@@ -6,6 +6,7 @@ topics by id.
 """
 from __future__ import annotations
 
+from kbroker.cluster import view
 from kbroker.fetching import PartitionRead, fetch
 from kbroker.partition import READ_LOG_END
 from kbroker.server.context import CloseConnection, RequestContext
@@ -77,6 +78,7 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
             if r.records and any(h.compression == ZSTD for _, h in iter_batches(r.records)):
                 r.error_code, r.records = ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, b""
     responses = []
+    leaders: set[int] = set()
     for topic, group in topics:
         partitions = []
         for r in group:
@@ -91,5 +93,12 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
                 "preferred_read_replica": -1,
                 "records": records,
             })
+            if r.error_code == ErrorCode.NOT_LEADER_OR_FOLLOWER and cluster is not None:  # KIP-951
+                partitions[-1]["current_leader"] = view.current_leader(broker, r.topic, r.index)
+                leaders.add(partitions[-1]["current_leader"]["leader_id"])
         responses.append({"topic": topic["topic"], "topic_id": topic.get("topic_id", NO_UUID), "partitions": partitions})
-    return {"throttle_time_ms": throttle_ms, "error_code": 0, "session_id": 0, "responses": responses}
+    response = {"throttle_time_ms": throttle_ms, "error_code": 0, "session_id": 0, "responses": responses}
+    if leaders and version >= 16:
+        response["node_endpoints"] = [{"node_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack}
+                                      for n in view.brokers(broker) if n.node_id in leaders]
+    return response

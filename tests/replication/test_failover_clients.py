@@ -114,6 +114,7 @@ def test_idempotent_acks_all_producer_survives_repeated_kills(kafka_cluster) -> 
         reader.join(30)
     assert errors == []
     assert len(acked) > ROUNDS * 20
+    assert set(kinds) == {"leader", "follower", "controller"}
     got = _read_all(cluster.bootstrap, "failover", len(acked))
     values = [v for v, _ in got]
     assert len(values) == len(set(values)), "a message was written twice"

@@ -82,6 +82,17 @@ def test_requests_to_a_follower_are_refused_with_the_current_leader(kafka_cluste
         with pytest.raises(KafkaRequestError) as fetched:
             client.fetch("routing", 0, 0)
         assert fetched.value.code == ErrorCode.NOT_LEADER_OR_FOLLOWER
+        topic_id = cluster.call(follower, lambda b: b.topic("routing").topic_id)
+        fetch = {"replica_id": -1, "max_wait_ms": 0, "min_bytes": 1, "max_bytes": 1 << 20, "isolation_level": 0,
+                 "session_id": 0, "session_epoch": -1, "forgotten_topics_data": [], "rack_id": "",
+                 "topics": [{"topic_id": topic_id, "partitions": [{
+                     "partition": 0, "current_leader_epoch": -1, "fetch_offset": 0, "log_start_offset": -1,
+                     "partition_max_bytes": 1 << 20}]}]}
+        answer = client.request(1, 16, fetch)
+        p = answer["responses"][0]["partitions"][0]
+        assert p["error_code"] == ErrorCode.NOT_LEADER_OR_FOLLOWER
+        assert p["current_leader"] == {"leader_id": state.leader, "leader_epoch": state.leader_epoch}
+        assert [n["node_id"] for n in answer["node_endpoints"]] == [state.leader]
     with WireClient(cluster.bootstrap_of(state.leader)) as client:
         assert client.produce("routing", 0, entries_of([b"y"])) == 0
         fetch = {"replica_id": -1, "max_wait_ms": 0, "min_bytes": 1, "max_bytes": 1 << 20, "isolation_level": 0,
