@@ -163,6 +163,11 @@ class Partition:
         self._appended()
         return info.first_offset
 
+    @property
+    def leading(self) -> bool:
+        """Whether this replica takes appends: always alone, as leader in a cluster."""
+        return self.replica is None or self.replica.is_leader
+
     def _check_leading(self) -> None:
         """Only a leader appends (a follower's log is a copy of its leader's)."""
         if self.replica is not None and not self.replica.is_leader:

@@ -64,6 +64,10 @@ class ClusterNode:
         from kbroker.coordinator import group_coordinator
 
         group_coordinator(self.broker).owns = self.coordinates_group
+        from kbroker.cluster.markers import MarkerSender
+        from kbroker.coordinator.transactions import transaction_coordinator
+
+        transaction_coordinator(self.broker).remote_markers = MarkerSender(self).submit
         self.replicas.sync()
 
     async def _check_cluster_id(self) -> None:

@@ -1,0 +1,51 @@
+"""Transactions in a cluster: the coordinator (leader of the transactional id's __transaction_state partition)
+has the markers written by the leaders of the transaction's partitions (WriteTxnMarkers), so a read_committed
+consumer sees committed transactions and never aborted ones, on partitions led by every broker."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+confluent_kafka = pytest.importorskip("confluent_kafka")
+
+
+@pytest.mark.kafka_cluster(brokers=3)
+def test_transactions_over_partitions_led_by_different_brokers(kafka_cluster) -> None:
+    cluster = kafka_cluster
+    cluster.create_topic("txn", partitions=3, replication_factor=3)
+    assert {cluster.leader("txn", p) for p in range(3)} == {1, 2, 3}
+    producer = confluent_kafka.Producer({"bootstrap.servers": cluster.bootstrap, "transactional.id": "tx-1",
+                                         "transaction.timeout.ms": 30000})
+    producer.init_transactions(30)
+    for round_ in range(4):
+        producer.begin_transaction()
+        outcome = "commit" if round_ % 2 == 0 else "abort"
+        for p in range(3):
+            for i in range(5):
+                producer.produce("txn", f"{outcome}-{round_}-{p}-{i}".encode(), partition=p)
+        if outcome == "commit":
+            producer.commit_transaction(30)
+        else:
+            producer.abort_transaction(30)
+    consumer = confluent_kafka.Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": "txn-reader",
+                                         "isolation.level": "read_committed", "auto.offset.reset": "earliest",
+                                         "enable.auto.commit": False})
+    consumer.assign([confluent_kafka.TopicPartition("txn", p, 0) for p in range(3)])
+    got: list[str] = []
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline and len(got) < 30:
+            msg = consumer.poll(0.3)
+            if msg is not None and not msg.error():
+                got.append(msg.value().decode())
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            msg = consumer.poll(0.2)
+            if msg is not None and not msg.error():
+                got.append(msg.value().decode())
+    finally:
+        consumer.close()
+    assert len(got) == 30
+    assert all(v.startswith("commit-") for v in got)
+    assert {v.split("-")[2] for v in got} == {"0", "1", "2"}
