@@ -68,6 +68,7 @@ class ClusterNode:
         from kbroker.coordinator.transactions import transaction_coordinator
 
         transaction_coordinator(self.broker).remote_markers = MarkerSender(self).submit
+        transaction_coordinator(self.broker).owns = self.coordinates_transaction
         self.replicas.sync()
 
     async def _check_cluster_id(self) -> None:
@@ -149,6 +150,16 @@ class ClusterNode:
             return False
         part = self.broker.partition("__consumer_offsets", partition_for(group_id, info.partitions))
         return part is not None and part.replica is not None and part.replica.is_leader
+
+    def coordinates_transaction(self, transactional_id: str) -> bool:
+        """Whether this broker leads the transactional id's __transaction_state partition."""
+        from kbroker.coordinator.records import partition_for
+
+        info = self.broker.metadata.topics.get("__transaction_state")
+        if info is None:
+            return False
+        part = self.broker.partition("__transaction_state", partition_for(transactional_id, info.partitions))
+        return part is not None and part.leading and part.replica is not None
 
     async def close(self) -> None:
         """A clean stop: the session ends, so the broker's znode (and /controller) go at once."""

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OFFSETS_TOPIC = "__consumer_offsets"
+TXN_TOPIC = "__transaction_state"
 
 
 class ReplicaManager:
@@ -49,6 +50,7 @@ class ReplicaManager:
         self.isr_wanted = anyio.Event()
         self.isr_shrinks = 0
         self._coordinators_moved = False
+        self._txn_coordinator_moved = False
         self._seen_configs: dict[str, dict[str, str]] = {}
         self.isr_expands = 0
 
@@ -134,6 +136,11 @@ class ReplicaManager:
             from kbroker.coordinator import group_coordinator
 
             group_coordinator(broker).reload()  # it loads the partitions it now leads on its next operation
+        if self._txn_coordinator_moved:
+            self._txn_coordinator_moved = False
+            from kbroker.coordinator.transactions import transaction_coordinator
+
+            transaction_coordinator(broker).reload()
 
     def _drop_topic(self, name: str) -> None:
         broker = self.broker
@@ -166,6 +173,8 @@ class ReplicaManager:
         finally:
             if part.topic == OFFSETS_TOPIC and rs.is_leader != was_leader:
                 self._coordinators_moved = True
+            if part.topic == TXN_TOPIC and rs.is_leader != was_leader:
+                self._txn_coordinator_moved = True
 
     def _apply_state(self, part: Partition, rs: ReplicaState, state: PartitionState, replicas: list[int]) -> None:
         tp = (part.topic, part.index)

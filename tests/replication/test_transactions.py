@@ -49,3 +49,44 @@ def test_transactions_over_partitions_led_by_different_brokers(kafka_cluster) ->
     assert len(got) == 30
     assert all(v.startswith("commit-") for v in got)
     assert {v.split("-")[2] for v in got} == {"0", "1", "2"}
+
+
+@pytest.mark.kafka_cluster(brokers=3, session_timeout_ms=1000)
+def test_an_open_transaction_commits_after_its_coordinator_is_killed(kafka_cluster) -> None:
+    from kbroker.coordinator.records import partition_for
+
+    cluster = kafka_cluster
+    cluster.create_topic("txn-failover", partitions=1, replication_factor=3)
+    producer = confluent_kafka.Producer({"bootstrap.servers": cluster.bootstrap, "transactional.id": "tx-move",
+                                         "transaction.timeout.ms": 60000})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    producer.produce("txn-failover", b"before", partition=0)
+    producer.commit_transaction(30)
+
+    partitions = cluster.call(cluster.alive[0], lambda b: b.topic("__transaction_state").partitions)
+    state_partition = partition_for("tx-move", partitions)
+    coordinator = cluster.leader("__transaction_state", state_partition)
+    producer.begin_transaction()
+    producer.produce("txn-failover", b"during", partition=0)
+    producer.flush(30)
+    cluster.kill(coordinator)
+    cluster.wait_for_leader("__transaction_state", state_partition, not_in={coordinator})
+    producer.commit_transaction(60)  # the new coordinator knows the open transaction and completes it
+    producer.begin_transaction()
+    producer.produce("txn-failover", b"after", partition=0)
+    producer.commit_transaction(30)
+
+    consumer = confluent_kafka.Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": "txn-failover-reader",
+                                         "isolation.level": "read_committed", "enable.auto.commit": False})
+    consumer.assign([confluent_kafka.TopicPartition("txn-failover", 0, 0)])
+    got: list[bytes] = []
+    deadline = time.monotonic() + 30
+    try:
+        while time.monotonic() < deadline and len(got) < 3:
+            msg = consumer.poll(0.3)
+            if msg is not None and not msg.error():
+                got.append(msg.value())
+    finally:
+        consumer.close()
+    assert got == [b"before", b"during", b"after"]

@@ -214,6 +214,8 @@ class TransactionCoordinator:
         self._next_local_pid = 0
         self._wake: anyio.Event | None = None
         self.running = False
+        self.owns: Callable[[str], bool] | None = None
+        """In a cluster: whether this broker coordinates a transactional id (leads its partition)."""
         self.remote_markers: Callable[..., int | None] | None = None
         """In a cluster: (txn id, partition, commit, producer id, epoch, coordinator epoch) -> error code once
         the partition's leader answered, None while the marker is on its way (kbroker.cluster.markers)."""
@@ -225,6 +227,13 @@ class TransactionCoordinator:
         """A broker setting under Kafka's name (typed like its default here); the default when unset."""
         return setting(self._config, key, DEFAULTS[key])
 
+    def reload(self) -> None:
+        """Leadership of __transaction_state partitions moved (kbroker.cluster): forget the state and load
+        the transactional ids this broker now coordinates before the next operation."""
+        self._loaded = False
+        self.txns = {}
+        self._completions.clear()
+
     def _ensure_loaded(self) -> None:
         if not self._loaded:
             self.load()
@@ -235,6 +244,8 @@ class TransactionCoordinator:
         self._loaded = True
         txns: dict[str, TransactionMetadata] = {}
         for txn_id, value in self.store.replay():
+            if self.owns is not None and not self.owns(txn_id):
+                continue  # in a cluster: kept by the leader of its partition
             if value is None:
                 txns.pop(txn_id, None)
                 continue
@@ -320,6 +331,8 @@ class TransactionCoordinator:
         """expected_*: the producer's current id and epoch (InitProducerId v3+, KIP-360), -1 when it has none."""
         if not transactional_id:
             return InitResult(E.INVALID_REQUEST)
+        if self.owns is not None and not self.owns(transactional_id):
+            return InitResult(E.NOT_COORDINATOR)
         if not self._valid_timeout(timeout_ms):
             return InitResult(E.INVALID_TRANSACTION_TIMEOUT)
         self._ensure_loaded()
@@ -372,6 +385,8 @@ class TransactionCoordinator:
     def _check_producer(self, transactional_id: str, producer_id: int, producer_epoch: int) -> tuple[int, TransactionMetadata | None]:
         if not transactional_id:
             return E.INVALID_REQUEST, None
+        if self.owns is not None and not self.owns(transactional_id):
+            return E.NOT_COORDINATOR, None
         self._ensure_loaded()
         meta = self.txns.get(transactional_id)
         if meta is None or meta.producer_id != producer_id:
@@ -444,6 +459,8 @@ class TransactionCoordinator:
                         *, from_client: bool = True) -> int:
         if not transactional_id:
             return E.INVALID_REQUEST
+        if self.owns is not None and not self.owns(transactional_id):
+            return E.NOT_COORDINATOR
         self._ensure_loaded()
         meta = self.txns.get(transactional_id)
         if meta is None or meta.producer_id != producer_id:
