@@ -66,13 +66,16 @@ async def start_broker(settings: Settings, config: BrokerConfig) -> AsyncIterato
     broker = Broker(config, data_dir=settings.data_dir, advertised=advertised)
     broker.faults = Faults(broker)  # type: ignore[attr-defined]
     node = None
-    if settings.store_connect is None and config.static.get("zookeeper.connect"):
-        settings.store_connect = _zookeeper(config)
+    connect, local = settings.store_connect, False
+    if connect is None and config.static.get("zookeeper.connect"):
+        connect = _zookeeper(config)
+    elif connect is None:  # alone: a cluster of one on this process's own store, kept in the data directory
+        connect, local = _own_store(settings.data_dir), True
     try:
-        if settings.store_connect is not None:
+        if connect is not None:
             from kbroker.cluster.node import ClusterNode
 
-            node = ClusterNode(broker, settings.store_connect, settings.network)
+            node = ClusterNode(broker, connect, settings.network, local=local)
             await node.open()  # the partitions follow the cluster before anyone is served
         async with anyio.create_task_group() as tg:
             server = Server(broker, settings.host, settings.port)
@@ -97,6 +100,16 @@ async def start_broker(settings: Settings, config: BrokerConfig) -> AsyncIterato
                 await node.close()
         if not broker.killed:  # a killed broker leaves its files as a crash would
             broker.close()
+
+
+def _own_store(data_dir: Path | None) -> Callable[[], Awaitable[Any]]:
+    from kbroker.cluster.memory_store import MemoryStore
+
+    store = MemoryStore(path=data_dir / "cluster-store.json" if data_dir is not None else None)
+
+    async def connect() -> Any:
+        return store.session()
+    return connect
 
 
 def _zookeeper(config: BrokerConfig) -> Callable[[], Awaitable[Any]]:

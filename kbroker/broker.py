@@ -185,7 +185,7 @@ class Broker:
             return
         self.metadata.set_configs(name, clean)
         if self.cluster is not None:
-            self.cluster.spawn(self.cluster.md.set_topic_configs, name, clean)
+            self.cluster.store_topic_configs(name, clean)
         self.apply_log_config(info)
         log.info("topic %s configs now %s", name, clean or "{}")
 
@@ -326,6 +326,9 @@ class Broker:
         """The partition count of a coordinator's compacted internal topic, created on first use."""
         info = self.metadata.topics.get(name)
         if info is None and self.cluster is not None:
+            topic_configs = {"cleanup.policy": "compact", **configs}
+            if self.cluster.create_topic_now(name, max(1, partitions), 1, topic_configs) is not None:
+                return self.metadata.topics[name].partitions  # alone: created at once, as before
             rf_key = ("offsets.topic.replication.factor" if name == "__consumer_offsets"
                       else "transaction.state.log.replication.factor")
             self.cluster.spawn(self.cluster.ensure_internal_topic, name, max(1, partitions),

@@ -68,6 +68,16 @@ class Controller:
                 log.exception("controller step failed")
             generation = await self.md.wait_changed(generation, 0.5 if self.active else 1.0)
 
+    async def step(self) -> None:
+        """One election attempt and one reconcile pass now (at start-up, before the loop takes over)."""
+        try:
+            if not self.active and self.md.controller_id == -1:
+                await self._elect()
+            if self.active:
+                await self.reconcile()
+        except (ConnectionLoss, SessionExpired, BadVersion):
+            self.active = False
+
     async def _elect(self) -> None:
         s = self.md.session
         try:

@@ -82,6 +82,12 @@ class ClusterMetadata:
             except (ConnectionLoss, SessionExpired):
                 await anyio.sleep(0.1)  # re-read once the session is back (node.py replaces an expired one)
 
+    async def refresh(self) -> None:
+        """Re-read everything now (rather than when the refresher next runs)."""
+        self._dirty |= {("brokers",), ("controller",), ("topics",)}
+        self._dirty |= {("topic", t) for t in self.topics}
+        await self._refresh()
+
     def invalidate_all(self) -> None:
         self._dirty |= {("brokers",), ("controller",), ("topics",)}
         self._dirty |= {("topic", t) for t in self.topics}

@@ -32,9 +32,23 @@ Connect = Callable[[], Awaitable[StoreSession]]
 PRODUCER_ID_BLOCK = 1000
 
 
+def run_now(coro):  # type: ignore[no-untyped-def]
+    """Run a coroutine that never suspends (calls on the in-process store) to its end, synchronously."""
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coro.close()
+    raise RuntimeError("a store call suspended: not an in-process store")
+
+
 class ClusterNode:
-    def __init__(self, broker: "Broker", connect: Connect, network: Network | None = None) -> None:
+    def __init__(self, broker: "Broker", connect: Connect, network: Network | None = None, *,
+                 local: bool = False) -> None:
         self.broker = broker
+        self.local = local
+        """A cluster of one on this process's own in-process store (`kbroker serve` alone): every write to the
+        store completes at once, so topic changes are made synchronously and answered at once."""
         self.connect = connect
         self.network = network or Network()
         self.broker_id = broker.node_id
@@ -56,20 +70,65 @@ class ClusterNode:
         self.md = ClusterMetadata(session, self.broker_id)
         await self.md.load()
         await self._check_cluster_id()
+        if self.local and not self.md.topics and self.broker.metadata.topics:
+            await self._migrate()
         self.controller = Controller(self.md, self._unclean, self._rebalance_settings)
         self.replicas = ReplicaManager(self.broker, self.md, self.network)
-        self._pids = await self.md.allocate_producer_ids(PRODUCER_ID_BLOCK)
+        self._pids = await self._take_producer_ids()
         self.broker.metadata.producer_ids = self.allocate_producer_id
         self.broker.cluster = self  # type: ignore[attr-defined]
-        from kbroker.coordinator import group_coordinator
+        if not self.local:  # alone, this broker leads everything: the coordinators need no routing
+            from kbroker.cluster.markers import MarkerSender
+            from kbroker.coordinator import group_coordinator
+            from kbroker.coordinator.transactions import transaction_coordinator
 
-        group_coordinator(self.broker).owns = self.coordinates_group
-        from kbroker.cluster.markers import MarkerSender
-        from kbroker.coordinator.transactions import transaction_coordinator
-
-        transaction_coordinator(self.broker).remote_markers = MarkerSender(self).submit
-        transaction_coordinator(self.broker).owns = self.coordinates_transaction
+            group_coordinator(self.broker).owns = self.coordinates_group
+            transaction_coordinator(self.broker).remote_markers = MarkerSender(self).submit
+            transaction_coordinator(self.broker).owns = self.coordinates_transaction
+            self.replicas.coordinators_follow = True
         self.replicas.sync()
+
+    async def _migrate(self) -> None:
+        """First start on a store of a data directory that has a topics.json: its topics (ids, partitions,
+        configs), each partition led by this broker at its log's latest leader epoch, and the producer id blocks
+        handed out, go into the store."""
+        from kbroker.cluster.store import Create
+
+        local = self.broker.metadata
+        s = self.md.session
+        for name, info in list(local.topics.items()):
+            replicas = {p: [self.broker_id] for p in range(info.partitions)}
+            await self.md.create_topic(name, replicas, dict(info.configs), topic_id=info.topic_id)
+            await s.create(paths.partitions_path(name), b"")
+            for index in range(info.partitions):
+                part = self.broker.partition(name, index)
+                latest = part.log.leader_epoch_cache.latest_epoch if part is not None else None
+                state = paths.PartitionState(self.broker_id, max(latest or 0, 0), (self.broker_id,), 0)
+                await s.multi([Create(paths.partition_path(name, index), b""),
+                               Create(paths.state_path(name, index), state.encode())])
+        if local.producer_id_block_end > 0:
+            try:
+                await s.create(paths.PRODUCER_ID_BLOCK, paths.encode_producer_block(
+                    self.broker_id, 0, local.producer_id_block_end - 1))
+            except NodeExists:
+                pass
+        log.info("moved %d topic(s) from topics.json into the cluster metadata", len(local.topics))
+        await self.md.load()
+
+    def create_topic_now(self, name: str, partitions: int, replication_factor: int, configs: dict[str, str],
+                         assignment: dict[int, list[int]] | None = None) -> bytes | None:
+        """A cluster of one whose controller runs: create the topic, its partition states and its local
+        partitions before returning (the topic id); None when that cannot be done synchronously."""
+        if not (self.local and self.controller.active):
+            return None
+        self.check_replication_factor(replication_factor)
+        replicas = assignment or assign_replicas(self.live_brokers(), partitions, replication_factor)
+        created = run_now(self.md.create_topic(name, replicas, configs))
+        run_now(self.md.refresh())
+        run_now(self.controller.reconcile())
+        run_now(self.md.refresh())
+        self.replicas.sync()
+        return created.topic_id
 
     async def _check_cluster_id(self) -> None:
         s = self.md.session
@@ -104,6 +163,10 @@ class ClusterNode:
             tg.start_soon(self.md.run)
             await tg.start(self.replicas.run)
             await self._register()
+            await self.md.refresh()  # serve with a view that has this broker (and, alone, its controller)
+            await self.controller.step()
+            await self.md.refresh()
+            self.replicas.sync()
             tg.start_soon(self.controller.run)
             tg.start_soon(self._watch_session)
             task_status.started()
@@ -183,9 +246,17 @@ class ClusterNode:
         self._pids = (start + 1, end)
         return start
 
+    async def _take_producer_ids(self) -> tuple[int, int]:
+        block = await self.md.allocate_producer_ids(PRODUCER_ID_BLOCK)
+        local = self.broker.metadata  # its topics.json keeps the end too, as before the store existed
+        if block[1] > local.producer_id_block_end:
+            local.producer_id_block_end = block[1]
+            local.save()
+        return block
+
     async def _refill_pids(self) -> None:
         try:
-            self._next_pids = await self.md.allocate_producer_ids(PRODUCER_ID_BLOCK)
+            self._next_pids = await self._take_producer_ids()
         finally:
             self._refilling = False
 
@@ -204,6 +275,9 @@ class ClusterNode:
 
     async def create_topic(self, name: str, partitions: int, replication_factor: int, configs: dict[str, str],
                            *, assignment: dict[int, list[int]] | None = None, timeout: float = 10.0) -> bytes:
+        now = self.create_topic_now(name, partitions, replication_factor, configs, assignment)
+        if now is not None:
+            return now
         self.check_replication_factor(replication_factor)
         replicas = assignment or assign_replicas(self.live_brokers(), partitions, replication_factor)
         created = await self.md.create_topic(name, replicas, configs)
@@ -245,6 +319,13 @@ class ClusterNode:
             added = assign_replicas(self.live_brokers(), count - first, rf, first_partition=first)
         await self.md.set_assignment(name, {**current.replicas, **added})
         await self.wait_for(lambda: self._has_leaders(name, count), timeout)
+
+    def store_topic_configs(self, name: str, configs: dict[str, str]) -> None:
+        """Write a topic's configs to the store: at once alone, in the background otherwise."""
+        if self.local:
+            run_now(self.md.set_topic_configs(name, configs))
+        else:
+            self.spawn(self.md.set_topic_configs, name, configs)
 
     def spawn(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
         """Run a store write in the background (from synchronous broker code)."""

@@ -51,6 +51,9 @@ class ReplicaManager:
         self.isr_shrinks = 0
         self._coordinators_moved = False
         self._txn_coordinator_moved = False
+        self.coordinators_follow = False
+        """Reload the group and transaction coordinators when their partitions' leadership moves (several
+        brokers; a cluster of one leads everything from the start)."""
         self._seen_configs: dict[str, dict[str, str]] = {}
         self.isr_expands = 0
 
@@ -171,10 +174,11 @@ class ReplicaManager:
         try:
             self._apply_state(part, rs, state, replicas)
         finally:
-            if part.topic == OFFSETS_TOPIC and rs.is_leader != was_leader:
-                self._coordinators_moved = True
-            if part.topic == TXN_TOPIC and rs.is_leader != was_leader:
-                self._txn_coordinator_moved = True
+            if self.coordinators_follow and rs.is_leader != was_leader:
+                if part.topic == OFFSETS_TOPIC:
+                    self._coordinators_moved = True
+                elif part.topic == TXN_TOPIC:
+                    self._txn_coordinator_moved = True
 
     def _apply_state(self, part: Partition, rs: ReplicaState, state: PartitionState, replicas: list[int]) -> None:
         tp = (part.topic, part.index)
@@ -190,7 +194,7 @@ class ReplicaManager:
                 rs.become_leader(state.leader_epoch, replicas, state.isr, state.version)
                 log.info("broker %d leads %s-%d (epoch %d, isr %s)", self.broker_id, *tp, state.leader_epoch,
                          list(state.isr))
-            else:
+            elif rs.partition_version != state.version:  # the ISR changed (or was rewritten)
                 rs.isr, rs.partition_version = tuple(state.isr), state.version
                 rs.maybe_increment_hw()
                 rs.wake()
