@@ -69,8 +69,7 @@ class ClusterMetadata:
         """Read everything once (at start or after a new session)."""
         for path in paths.PERSISTENT_ROOTS:
             await ensure_path(self.session, path)
-        self._dirty = {("brokers",), ("controller",), ("topics",)}
-        await self._refresh()
+        await self.refresh()
 
     async def run(self) -> None:
         """Refresh on watch events for as long as the broker runs."""

@@ -20,7 +20,7 @@ from kbroker.cluster.metadata import ClusterMetadata
 from kbroker.cluster.network import Network
 from kbroker.cluster.paths import BrokerInfo
 from kbroker.cluster.replica_manager import ReplicaManager
-from kbroker.cluster.store import ConnectionLoss, NodeExists, SessionExpired, StoreSession
+from kbroker.cluster.store import ConnectionLoss, NodeExists, NoNode, SessionExpired, StoreSession
 from wire.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
@@ -72,6 +72,8 @@ class ClusterNode:
         await self._check_cluster_id()
         if self.local and not self.md.topics and self.broker.metadata.topics:
             await self._migrate()
+        if self.local:
+            await self._adopt()
         self.controller = Controller(self.md, self._unclean, self._rebalance_settings)
         self.replicas = ReplicaManager(self.broker, self.md, self.network)
         self._pids = await self._take_producer_ids()
@@ -113,6 +115,26 @@ class ClusterNode:
             except NodeExists:
                 pass
         log.info("moved %d topic(s) from topics.json into the cluster metadata", len(local.topics))
+        await self.md.load()
+
+    async def _adopt(self) -> None:
+        """A cluster of one hosts every partition: one assigned to another node id (the broker was restarted
+        with a new node.id) is taken over, with its data, rather than dropped."""
+        for name, assignment in list(self.md.topics.items()):
+            if all(r == [self.broker_id] for r in assignment.replicas.values()):
+                continue
+            replicas = {p: [self.broker_id] for p in assignment.replicas}
+            await self.md.set_assignment(name, replicas)
+            for index in replicas:
+                try:
+                    data, stat = await self.md.session.get(paths.state_path(name, index))
+                except NoNode:
+                    continue
+                old = paths.PartitionState.decode(data, stat.version)
+                new = paths.PartitionState(self.broker_id, old.leader_epoch + 1, (self.broker_id,),
+                                           old.controller_epoch)
+                await self.md.session.set(paths.state_path(name, index), new.encode(), stat.version)
+            log.warning("topic %s was assigned to other node ids; node %d takes it over", name, self.broker_id)
         await self.md.load()
 
     def create_topic_now(self, name: str, partitions: int, replication_factor: int, configs: dict[str, str],
