@@ -111,7 +111,18 @@ async def await_replication(broker: "Broker", waits: list[tuple[dict, "Partition
                             timeout_ms: int) -> None:
     """Park acks=all answers until the HW passes each batch (entry, partition, last offset, leader epoch);
     errors go into the entries: REQUEST_TIMED_OUT, NOT_LEADER_OR_FOLLOWER, NOT_ENOUGH_REPLICAS_AFTER_APPEND."""
-    waits = [w for w in waits if w[1].replica is not None]
+    pending = []
+    for entry, part, last, epoch in waits:
+        rs = part.replica
+        if rs is None:
+            continue
+        if rs.is_leader and part.leader_epoch == epoch and part.log.high_watermark > last:
+            if len(rs.isr) < min_insync(broker, part.topic):  # replicated already: only the ISR check is left
+                entry.update(error_code=int(ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND), base_offset=-1,
+                             error_message=None)
+            continue
+        pending.append((entry, part, last, epoch))
+    waits = pending
     if not waits:
         return
 
