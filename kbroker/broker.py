@@ -261,6 +261,8 @@ class Broker:
         if not cleanup_policy(info.configs, self.config)[0]:
             raise KafkaError(ErrorCode.POLICY_VIOLATION,
                              f"Records of partition {topic}-{index} can not be deleted due to the configured policy")
+        if not partition.leading:
+            raise KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
         plog = partition.log
         if offset == -1:
             offset = plog.high_watermark

@@ -226,3 +226,25 @@ def test_topic_changes_reach_every_broker(kafka_cluster) -> None:
         cluster.wait_for(lambda b=broker_id: cluster.call(b, lambda br: br.topic("changing") is None
                                                           and br.partition("changing", 0) is None), 10,
                          f"broker {broker_id} to drop the topic")
+
+
+@pytest.mark.kafka_cluster(brokers=3)
+def test_delete_records_moves_the_log_start_on_every_replica(kafka_cluster) -> None:
+    cluster = kafka_cluster
+    cluster.create_topic("trimmed", replication_factor=3)
+    leader = cluster.leader("trimmed", 0)
+    follower = next(b for b in cluster.alive if b != leader)
+    body = {"topics": [{"name": "trimmed", "partitions": [{"partition_index": 0, "offset": 6}]}], "timeout_ms": 5000}
+    with WireClient(cluster.bootstrap_of(leader)) as client:
+        client.produce("trimmed", 0, entries_of([b"r%d" % i for i in range(10)]))
+    with WireClient(cluster.bootstrap_of(follower)) as client:
+        refused = client.request(21, 2, body)["topics"][0]["partitions"][0]
+        assert refused["error_code"] == ErrorCode.NOT_LEADER_OR_FOLLOWER
+    with WireClient(cluster.bootstrap_of(leader)) as client:
+        answer = client.request(21, 2, body)["topics"][0]["partitions"][0]
+        assert answer["error_code"] == 0 and answer["low_watermark"] == 6
+        client.produce("trimmed", 0, entries_of([b"more"]))  # the followers learn the start with their fetches
+    for broker_id in cluster.alive:
+        cluster.wait_for(lambda b=broker_id: cluster.call(b, lambda br: br.partition("trimmed", 0).log
+                                                          .log_start_offset) == 6, 10,
+                         f"broker {broker_id} to move its log start")
