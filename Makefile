@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: run test install install-test bench compat clean
+.PHONY: run cluster test install install-test bench compat clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(VENV)/bin/kbroker serve --listen 127.0.0.1:9092
 
+cluster: install
+	$(VENV)/bin/kbroker cluster --brokers 3 --listen 127.0.0.1:9092 --data-dir kbroker-cluster-data
+
 test: install-test
 	$(PY) -m pytest -q
 
@@ -35,4 +38,4 @@ bench: install-test
 	$(PY) bench/produce_consume.py
 
 clean:
-	rm -rf $(VENV) kbroker-data *.egg-info
+	rm -rf $(VENV) kbroker-data kbroker-cluster-data *.egg-info
