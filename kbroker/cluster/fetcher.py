@@ -3,7 +3,7 @@
 A partition joins a fetcher needing truncation (KIP-101/279): the fetcher first asks the leader
 OffsetForLeaderEpoch for the follower's latest epoch and truncates a suffix the leader does not have (to the end
 of that epoch on the leader, or of the latest epoch both have), and only then fetches. Fetches carry the replica
-id (Fetch v12 `replica_id`), read up to the leader's log end, and are appended as they are (offsets, epochs,
+id and broker epoch (Fetch v15 `ReplicaState`, topics by id), read up to the leader's log end, and are appended as they are (offsets, epochs,
 producer state kept); the follower's high watermark is min(its log end, the leader's high watermark).
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FETCH_V, EPOCH_V = 12, 3
+FETCH_V, EPOCH_V = 15, 3
 _RETRY = {ErrorCode.NOT_LEADER_OR_FOLLOWER, ErrorCode.FENCED_LEADER_EPOCH, ErrorCode.UNKNOWN_LEADER_EPOCH,
           ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, ErrorCode.REPLICA_NOT_AVAILABLE}
 
@@ -155,18 +155,25 @@ class Fetcher:
                 "partition": index, "current_leader_epoch": st.epoch, "fetch_offset": part.log.log_end_offset,
                 "last_fetched_epoch": -1, "log_start_offset": part.log.log_start_offset,
                 "partition_max_bytes": manager.fetch_max_bytes})
-        request = {"replica_id": manager.broker_id, "max_wait_ms": manager.fetch_wait_ms, "min_bytes": 1,
+        ids = {name: info.topic_id for name in topics if (info := manager.broker.topic(name)) is not None}
+        names = {topic_id: name for name, topic_id in ids.items()}
+        me = manager.md.brokers.get(manager.broker_id)
+        request = {"replica_state": {"replica_id": manager.broker_id, "replica_epoch": me.epoch if me else -1},
+                   "max_wait_ms": manager.fetch_wait_ms, "min_bytes": 1,
                    "max_bytes": manager.fetch_response_max_bytes, "isolation_level": 0, "session_id": 0,
-                   "session_epoch": -1, "topics": [{"topic": t, "partitions": ps} for t, ps in topics.items()],
-                   "forgotten_topics_data": [], "rack_id": ""}
+                   "session_epoch": -1, "forgotten_topics_data": [], "rack_id": "",
+                   "topics": [{"topic_id": ids[t], "partitions": ps} for t, ps in topics.items() if t in ids]}
         response = await client.request(1, FETCH_V, request, timeout=manager.fetch_wait_ms / 1000 + 10)
         if response["error_code"]:
             await anyio.sleep(manager.backoff_s)
             return
         now = now_ms()
         for topic in response["responses"]:
+            name = names.get(topic["topic_id"])
+            if name is None:
+                continue
             for p in topic["partitions"]:
-                tp = (topic["topic"], p["partition_index"])
+                tp = (name, p["partition_index"])
                 st = self.partitions.get(tp)
                 part = manager.broker.partition(*tp)
                 if st is None or part is None or st.truncating:

@@ -210,10 +210,16 @@ class ReplicaManager:
 
     # -- the ISR, as leader
 
-    def follower_fetched(self, replica_id: int, topic: str, index: int, fetch_offset: int, epoch: int) -> None:
+    def follower_fetched(self, replica_id: int, topic: str, index: int, fetch_offset: int, epoch: int,
+                         broker_epoch: int = -1) -> None:
+        """A follower's fetch: its log end, for the HW and the ISR. A fetch from a previous incarnation of the
+        broker (a stale broker epoch, KIP-903) teaches nothing."""
         part = self.broker.partition(topic, index)
         rs = part.replica if part is not None else None
         if rs is None or not rs.is_leader or (epoch >= 0 and epoch != part.leader_epoch):
+            return
+        registered = self.md.brokers.get(replica_id)
+        if broker_epoch >= 0 and (registered is None or registered.epoch != broker_epoch):
             return
         rs.update_follower(replica_id, fetch_offset)
         if rs.isr_change_wanted:

@@ -56,7 +56,9 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
             reads.extend(group)
         topics.append((topic, group))
     isolation = request["isolation_level"]
-    replica_id = request["replica_id"] if version <= 14 else (request.get("replica_state") or {}).get("replica_id", -1)
+    state = request.get("replica_state") or {}
+    replica_id = request["replica_id"] if version <= 14 else state.get("replica_id", -1)
+    replica_epoch = state.get("replica_epoch", -1) if version >= 15 else -1
     cluster = broker.cluster
     if replica_id is not None and replica_id >= 0 and cluster is not None:
         # a follower's fetch: read up to the log end; its fetch offsets tell the leader what it holds
@@ -64,7 +66,8 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
             raise CloseConnection(f"broker {replica_id} is cut off from broker {broker.node_id}")
         isolation = READ_LOG_END
         for r in reads:
-            cluster.replicas.follower_fetched(replica_id, r.topic, r.index, r.fetch_offset, r.current_leader_epoch)
+            cluster.replicas.follower_fetched(replica_id, r.topic, r.index, r.fetch_offset, r.current_leader_epoch,
+                                              replica_epoch)
     max_bytes = request["max_bytes"] if version >= 3 else 2**31 - 1
     max_bytes = min(max_bytes, broker.config["fetch.max.bytes"], broker.quotas.fetch_max_bytes(ctx.header.client_id))
     await fetch(broker, reads, max_bytes=max_bytes, min_bytes=request["min_bytes"],
