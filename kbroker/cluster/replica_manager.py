@@ -166,7 +166,6 @@ class ReplicaManager:
     def _apply(self, part: Partition, state: PartitionState | None, replicas: list[int]) -> None:
         rs = part.replica
         assert rs is not None
-        tp = (part.topic, part.index)
         rs.replicas = list(replicas)
         if state is None:
             return

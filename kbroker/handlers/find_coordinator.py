@@ -59,7 +59,6 @@ def _lookup(ctx: RequestContext, key: str, key_type: int) -> tuple[int, str | No
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
-    broker = ctx.broker
     key_type = request.get("key_type", GROUP) if ctx.version >= 1 else GROUP
     missing = {"node_id": -1, "host": "", "port": -1}
     if ctx.version < 4:

@@ -9,7 +9,7 @@ import pytest
 
 @pytest.mark.kafka_cluster(brokers=3)
 def test_kafka_python_admin_creates_and_describes_rf3(kafka_cluster) -> None:
-    kafka = pytest.importorskip("kafka")
+    pytest.importorskip("kafka")
     from kafka.admin import KafkaAdminClient, NewTopic
 
     admin = KafkaAdminClient(bootstrap_servers=kafka_cluster.bootstrap, request_timeout_ms=15000)
