@@ -90,3 +90,46 @@ def test_an_open_transaction_commits_after_its_coordinator_is_killed(kafka_clust
     finally:
         consumer.close()
     assert got == [b"before", b"during", b"after"]
+
+
+@pytest.mark.kafka_cluster(brokers=3)
+def test_offsets_sent_to_a_transaction_coordinated_on_another_broker(kafka_cluster) -> None:
+    """sendOffsetsToTransaction when the group's coordinator and the transaction's are different brokers: the
+    offsets are committed with the transaction (by its marker in __consumer_offsets) and not if it aborts."""
+    from kbroker.coordinator.records import partition_for
+    from kbroker.testing.client import WireClient
+
+    cluster = kafka_cluster
+    cluster.create_topic("eos", partitions=1, replication_factor=3)
+    with WireClient(cluster.bootstrap_of(1)) as client:  # both internal topics exist once asked about
+        for key_type in (0, 1):
+            cluster.wait_for(lambda kt=key_type: client.request(10, 3, {"key": "x", "key_type": kt})["error_code"]
+                             == 0, 20, "the coordinators")
+
+    def leader(topic: str, key: str) -> int:
+        count = cluster.call(1, lambda b: b.topic(topic).partitions)
+        return cluster.leader(topic, partition_for(key, count))
+    group = "eos-group"
+    txn_id = next(t for t in (f"eos-{i}" for i in range(200))
+                  if leader("__transaction_state", t) != leader("__consumer_offsets", group))
+    producer = confluent_kafka.Producer({"bootstrap.servers": cluster.bootstrap, "transactional.id": txn_id})
+    producer.init_transactions(30)
+    consumer = confluent_kafka.Consumer({"bootstrap.servers": cluster.bootstrap, "group.id": group,
+                                         "enable.auto.commit": False})
+    try:
+        for offset, commit in ((5, True), (9, False)):
+            producer.begin_transaction()
+            producer.produce("eos", b"out-%d" % offset, partition=0)
+            producer.send_offsets_to_transaction([confluent_kafka.TopicPartition("eos", 0, offset)],
+                                                 consumer.consumer_group_metadata(), 30)
+            if commit:
+                producer.commit_transaction(30)
+            else:
+                producer.abort_transaction(30)
+
+        def committed() -> int:
+            return consumer.committed([confluent_kafka.TopicPartition("eos", 0)], timeout=10)[0].offset
+        cluster.wait_for(lambda: committed() == 5, 20, "the committed offset")
+        assert committed() == 5  # the aborted transaction's offsets never became committed
+    finally:
+        consumer.close()

@@ -635,7 +635,13 @@ class TransactionCoordinator:
             offsets_tp = self.offsets_partition(group_id)
         except KafkaError:
             return E.COORDINATOR_NOT_AVAILABLE, {}
-        error = self.verify_partition(transactional_id, producer_id, producer_epoch, offsets_tp)
+        if self.owns is not None and not self.owns(transactional_id):
+            # in a cluster the group's coordinator may not be the transaction's: as Kafka's group coordinator
+            # (without KIP-890), it takes the commit as pending until the transaction's marker reaches the
+            # offsets partition (on_marker_written)
+            error = E.NONE
+        else:
+            error = self.verify_partition(transactional_id, producer_id, producer_epoch, offsets_tp)
         if error == E.TRANSACTION_ABORTABLE and version >= 5:  # transaction version 2: added implicitly
             error = self.add_partitions(transactional_id, producer_id, producer_epoch, [offsets_tp])
         if error:
