@@ -25,7 +25,11 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
                 if info is None:
                     raise KafkaError(ErrorCode.UNKNOWN_TOPIC_ID)
                 name = entry["name"] = info.name
-            info = broker.delete_topic(name)
+            if broker.cluster is not None:  # every broker drops it when the cluster metadata says so
+                info = broker.check_delete_topic(name)
+                await broker.cluster.delete_topic(name)
+            else:
+                info = broker.delete_topic(name)
             entry["topic_id"] = info.topic_id
         except KafkaError as exc:
             entry["error_code"], entry["error_message"] = error_of(exc)

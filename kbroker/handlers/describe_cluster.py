@@ -6,6 +6,7 @@ INVALID_REQUEST in v0), an unknown type UNSUPPORTED_ENDPOINT_TYPE.
 """
 from __future__ import annotations
 
+from kbroker.cluster import view
 from kbroker.handlers._util import CLUSTER_OPERATIONS, NOT_REQUESTED
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
@@ -34,9 +35,9 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
         "error_message": None,
         "endpoint_type": BROKER_ENDPOINT,
         "cluster_id": broker.metadata.cluster_id,
-        "controller_id": broker.node_id,
-        "brokers": [{"broker_id": broker.node_id, "host": broker.advertised.host, "port": broker.advertised.port,
-                     "rack": broker.config["broker.rack"] or None, "is_fenced": False}],
+        "controller_id": view.controller_id(broker),
+        "brokers": [{"broker_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack, "is_fenced": False}
+                    for n in view.brokers(broker)],
         "cluster_authorized_operations": CLUSTER_OPERATIONS if request["include_cluster_authorized_operations"]
         else NOT_REQUESTED,
     }

@@ -6,6 +6,7 @@ once with its partitions instead of Kafka's transient LEADER_NOT_AVAILABLE.
 """
 from __future__ import annotations
 
+from kbroker.cluster import view
 from kbroker.metadata import TopicInfo
 from kbroker.handlers._util import CLUSTER_OPERATIONS, NOT_REQUESTED, TOPIC_OPERATIONS
 from kbroker.server.context import RequestContext
@@ -20,16 +21,16 @@ def topic_entry(ctx: RequestContext, info: TopicInfo, include_ops: bool) -> dict
     broker = ctx.broker
     partitions = []
     for index in range(info.partitions):
-        part = broker.partition(info.name, index)
+        p = view.partition(broker, info.name, index)
         partitions.append(
             {
-                "error_code": 0,
+                "error_code": p.error_code,
                 "partition_index": index,
-                "leader_id": broker.node_id,
-                "leader_epoch": part.leader_epoch if part else 0,
-                "replica_nodes": [broker.node_id],
-                "isr_nodes": [broker.node_id],
-                "offline_replicas": [],
+                "leader_id": p.leader,
+                "leader_epoch": p.leader_epoch,
+                "replica_nodes": p.replicas,
+                "isr_nodes": p.isr,
+                "offline_replicas": p.offline,
             }
         )
     return {
@@ -40,6 +41,18 @@ def topic_entry(ctx: RequestContext, info: TopicInfo, include_ops: bool) -> dict
         "partitions": partitions,
         "topic_authorized_operations": TOPIC_OPERATIONS if include_ops else NOT_REQUESTED,
     }
+
+
+async def _auto_create(broker, name: str) -> TopicInfo | None:  # type: ignore[no-untyped-def]
+    if broker.cluster is None:
+        return broker.auto_create_topic(name)
+    partitions, rf, configs = broker.check_new_topic(name, -1, -1, {})
+    try:  # in a cluster the leaders come a moment later; the client retries on LEADER_NOT_AVAILABLE
+        await broker.cluster.create_topic(name, partitions, rf, configs, timeout=1.0)
+    except KafkaError as exc:
+        if exc.code != ErrorCode.TOPIC_ALREADY_EXISTS:
+            raise
+    return broker.topic(name)
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
@@ -69,7 +82,7 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
             info = broker.topic(name)
             if info is None and allow_create:
                 try:
-                    info = broker.auto_create_topic(name)
+                    info = await _auto_create(broker, name)
                 except KafkaError as exc:
                     topics.append({"error_code": exc.code, "name": name, "partitions": [],
                                    "topic_authorized_operations": NOT_REQUESTED})
@@ -81,16 +94,10 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
             topics.append(topic_entry(ctx, info, include_ops))
     return {
         "throttle_time_ms": 0,
-        "brokers": [
-            {
-                "node_id": broker.node_id,
-                "host": broker.advertised.host,
-                "port": broker.advertised.port,
-                "rack": broker.config["broker.rack"] or None,
-            }
-        ],
+        "brokers": [{"node_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack}
+                    for n in view.brokers(broker)],
         "cluster_id": broker.metadata.cluster_id,
-        "controller_id": broker.node_id,
+        "controller_id": view.controller_id(broker),
         "topics": topics,
         "cluster_authorized_operations": CLUSTER_OPERATIONS
         if request.get("include_cluster_authorized_operations")
