@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.groups.conftest import Raw, create_topic, unique
+from tests.groups.conftest import Raw, create_topic, unique, wait_until
 
 FIND, JOIN, HEARTBEAT, LEAVE, SYNC, DESCRIBE, LIST = 10, 11, 12, 13, 14, 15, 16
 COMMIT, FETCH_OFFSETS, DELETE_GROUPS, OFFSET_DELETE = 8, 9, 42, 47
@@ -147,6 +147,28 @@ def test_join_sync_heartbeat_leave_every_version(raw_factory, version: int) -> N
     else:
         r = c.request(LEAVE, leave_version, {"group_id": group, "members": [{"member_id": member, "reason": "bye"}]})
         assert r["error_code"] == 0 and r["members"][0]["error_code"] == 0
+
+
+def listed_groups(c: Raw) -> set[str]:
+    return {g["group_id"] for g in c.request(LIST, 4, {"states_filter": []})["groups"]}
+
+
+def test_expiry_sweep_keeps_a_group_whose_member_is_joining(raw_factory) -> None:
+    """A member told MEMBER_ID_REQUIRED is pending in a group that is otherwise Empty, with no offsets; the expiry
+    sweep (every 200 ms here) must not delete the group under it, or its join with the id fails UNKNOWN_MEMBER_ID.
+    A canary group (joined and left: Empty, no offsets) shows a sweep has run since the member was told its id."""
+    group, canary = unique("g"), unique("canary")
+    c = raw_factory()
+    first = c.request(JOIN, 7, join_body(group, session=60000))
+    assert first["error_code"] == MEMBER_ID_REQUIRED, first
+    member = first["member_id"]
+    joined = c.request(JOIN, 3, join_body(canary))
+    assert joined["error_code"] == 0, joined
+    assert c.request(LEAVE, 1, {"group_id": canary, "member_id": joined["member_id"]})["error_code"] == 0
+    wait_until(lambda: canary not in listed_groups(c), 30, what="the sweep to expire the empty canary group")
+    assert group in listed_groups(c)
+    resp = c.request(JOIN, 7, join_body(group, member, session=60000))
+    assert (resp["error_code"], resp["member_id"], resp["generation_id"]) == (0, member, 1), resp
 
 
 def test_second_member_rebalances_and_protocol_is_chosen_by_all(raw_factory, fast_broker) -> None:
