@@ -211,19 +211,20 @@ def test_second_member_rebalances_and_protocol_is_chosen_by_all(raw_factory, fas
 def test_session_expiry_removes_silent_member(raw_factory) -> None:
     group = unique("g")
     a, b = raw_factory(), raw_factory()
-    ra = join(a, group, session=1000)
+    # a's session is long, so a slow machine cannot make a miss it while heartbeating; b's is short
+    ra = join(a, group, session=30000)
     ma = ra["member_id"]
     sync(a, group, 1, ma, [(ma, b"x")])
     first = b.request(JOIN, 7, join_body(group, session=1000))
     pending = b.start(JOIN, 7, join_body(group, first["member_id"], session=1000))
     time.sleep(0.2)
-    a.request(JOIN, 7, join_body(group, ma, session=1000))
+    a.request(JOIN, 7, join_body(group, ma, session=30000))
     rb = b.finish(pending)
     assert rb["generation_id"] == 2
     sync(a, group, 2, ma, [(ma, b"x"), (rb["member_id"], b"y")])
     assert sync(b, group, 2, rb["member_id"])["assignment"] == b"y"
     # b goes silent: a keeps heartbeating and is told to rejoin once b's session has expired
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     code = 0
     while time.monotonic() < deadline:
         code = heartbeat(a, group, 2, ma)
@@ -231,7 +232,7 @@ def test_session_expiry_removes_silent_member(raw_factory) -> None:
             break
         time.sleep(0.2)
     assert code == REBALANCE_IN_PROGRESS
-    ra3 = a.request(JOIN, 7, join_body(group, ma, session=1000))
+    ra3 = a.request(JOIN, 7, join_body(group, ma, session=30000))
     assert ra3["generation_id"] == 3 and [m["member_id"] for m in ra3["members"]] == [ma]
     assert heartbeat(b, group, 2, rb["member_id"]) == UNKNOWN_MEMBER_ID
 
@@ -250,7 +251,7 @@ def test_rebalance_timeout_drops_members_that_do_not_rejoin(raw_factory) -> None
     started = time.monotonic()
     assert heartbeat(a, group, 1, ma) == REBALANCE_IN_PROGRESS
     rb = b.finish(pending_b)
-    assert 1.0 < time.monotonic() - started < 6
+    assert time.monotonic() - started > 1.0  # b waited for the rebalance timeout, not for a (no upper bound: load)
     assert rb["generation_id"] == 2 and rb["leader"] == first["member_id"]
     assert [m["member_id"] for m in rb["members"]] == [first["member_id"]]
     assert heartbeat(a, group, 1, ma) == UNKNOWN_MEMBER_ID
