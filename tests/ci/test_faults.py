@@ -17,6 +17,7 @@ from wire.errors import ErrorCode  # noqa: E402
 from tests.helpers import wait_until  # noqa: E402
 
 FAST_GROUPS = {"group.min.session.timeout.ms": "500"}
+pytest_plugins = ["pytester"]
 
 
 
@@ -96,14 +97,24 @@ def test_group_level_error_for_a_whole_api(kafka_broker: KafkaBroker) -> None:
     assert old["error_code"] == 0
 
 
-def test_faults_are_cleared_between_tests_on_a_shared_broker(kafka_broker: KafkaBroker) -> None:
+_TWO_TESTS = """
+def test_arms_a_fault_and_leaves_it(kafka_broker):
     kafka_broker.faults.inject_error("Metadata", "UNKNOWN_SERVER_ERROR", count=None)
     assert len(kafka_broker.faults.list()) == 1
 
 
-def test_previous_tests_fault_is_gone(kafka_broker: KafkaBroker) -> None:
+def test_finds_no_fault(kafka_broker, kafka_broker_session):
+    assert kafka_broker is kafka_broker_session  # the same shared broker as the test before
     assert kafka_broker.faults.list() == []
     assert kafka_broker.topics() is not None
+"""
+
+
+def test_faults_are_cleared_between_tests_on_a_shared_broker(pytester: pytest.Pytester) -> None:
+    """A session of its own runs the two tests in order, so this does not depend on the order of this module."""
+    pytester.makepyfile(test_two=_TWO_TESTS)
+    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
 
 
 # ---------------------------------------------------------------------------------------------------------------
