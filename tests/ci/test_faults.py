@@ -196,9 +196,14 @@ def test_offset_commit_dropped_after_apply_then_retried_is_harmless(kafka_broker
     group = kafka_broker.unique_name("group")
     values = [f"r{i}".encode() for i in range(10)]
     kafka_broker.produce(topic, values)
-    consumer = _consumer(kafka_broker, group)
+    # After a dropped coordinator connection librdkafka may spend seconds re-finding the coordinator (its retried
+    # OffsetCommit fails on each new connection, which marks the coordinator dead again), sending no heartbeat
+    # meanwhile; with a 6 s session the broker then rightly expires the member (UNKNOWN_MEMBER_ID on the retry),
+    # as Kafka would. A session as long as librdkafka's default keeps this test about the retried commit.
+    consumer = _consumer(kafka_broker, group, **{"session.timeout.ms": 45000, "heartbeat.interval.ms": 1000})
     consumer.subscribe([topic])
     assert _poll_values(consumer, 10) == values
+    [member] = kafka_broker.faults.members(group)
     fault = kafka_broker.faults.drop_connection("OffsetCommit")
     offsets = [TopicPartition(topic, 0, 10)]
     try:  # librdkafka reports the broken connection (or retries by itself: both are fine)
@@ -213,11 +218,40 @@ def test_offset_commit_dropped_after_apply_then_retried_is_harmless(kafka_broker
     consumer.commit(offsets=offsets, asynchronous=False)  # the retry of a commit the broker had applied
     committed = consumer.committed([TopicPartition(topic, 0)], timeout=10)
     assert committed[0].offset == 10
+    assert kafka_broker.faults.members(group) == [member]  # a dropped connection does not remove a member
     consumer.close()
     second = _consumer(kafka_broker, group)
     second.subscribe([topic])
     kafka_broker.produce(topic, [b"next"])
     assert _poll_values(second, 1) == [b"next"]  # resumes after the commit: nothing read twice
+
+
+def test_dropped_connection_does_not_remove_a_group_member(kafka_broker: KafkaBroker) -> None:
+    """Kafka removes a classic member only on session timeout or LeaveGroup, never because a connection closed:
+    the member carries on over a new connection, in the same generation."""
+    group = kafka_broker.unique_name("group")
+    join = {"group_id": group, "session_timeout_ms": 30000, "rebalance_timeout_ms": 30000, "member_id": "",
+            "group_instance_id": None, "protocol_type": "consumer", "protocols": [{"name": "range", "metadata": b""}],
+            "reason": None}
+    with WireClient(kafka_broker.bootstrap) as c:
+        first = c.request(11, 7, join)
+        assert first["error_code"] == ErrorCode.MEMBER_ID_REQUIRED
+        member = first["member_id"]
+        joined = c.request(11, 7, {**join, "member_id": member})
+        assert joined["error_code"] == 0 and joined["generation_id"] == 1
+        sync = {"group_id": group, "generation_id": 1, "member_id": member, "group_instance_id": None,
+                "protocol_type": "consumer", "protocol_name": "range",
+                "assignments": [{"member_id": member, "assignment": b"a"}]}
+        assert c.request(14, 5, sync)["error_code"] == 0
+        kafka_broker.faults.drop_connection("Heartbeat")
+        heartbeat = {"group_id": group, "generation_id": 1, "member_id": member, "group_instance_id": None}
+        with pytest.raises(ConnectionError):
+            c.request(12, 4, heartbeat)
+    with WireClient(kafka_broker.bootstrap) as c:
+        assert c.request(12, 4, heartbeat)["error_code"] == 0
+        [described] = c.request(15, 5, {"groups": [group], "include_authorized_operations": False})["groups"]
+    assert described["group_state"] == "Stable" and [m["member_id"] for m in described["members"]] == [member]
+    assert kafka_broker.faults.members(group) == [member]
 
 
 def test_expired_member_makes_the_group_rebalance(request: pytest.FixtureRequest,
