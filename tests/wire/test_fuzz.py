@@ -7,22 +7,20 @@ hang. `decode_request_header`, and the header-then-body path a server takes, are
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import threading
 from collections import defaultdict
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.vectors import needs_vectors, samples
 from wire.codec import DecodeError, decode_request_header, request_codec
 from wire.schema import APIS
 from wire.schema.dsl import Api
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "requests.jsonl"
 TIME_LIMIT = 2.0  # seconds for one decode; anything near it is a hang in the making
 
 FUZZ = settings(
@@ -33,13 +31,7 @@ FUZZ = settings(
 )
 
 
-def _frames() -> list[bytes]:
-    if not VECTORS.exists():
-        return []
-    return [bytes.fromhex(json.loads(line)["request_hex"]) for line in VECTORS.read_text().splitlines() if line.strip()]
-
-
-FRAMES = _frames()
+FRAMES = [bytes.fromhex(sample["request_hex"]) for sample in samples()]
 # api key -> [(version, body)] of the real frames, the header cut off
 BODIES: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
 for _frame in FRAMES:
@@ -166,7 +158,6 @@ def _samples(api: Api) -> list[tuple[int, bytes]]:
 
 VECTOR_APIS = _with_vectors()
 VECTOR_IDS = [f"{api.key}-{api.name}" for api in VECTOR_APIS]
-needs_vectors = pytest.mark.skipif(not FRAMES, reason="shared/vectors not present beside the project")
 
 
 @needs_vectors
