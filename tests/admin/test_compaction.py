@@ -101,8 +101,8 @@ def test_compaction_keeps_latest_per_key(fast_broker: BrokerProcess, raw: RawCli
             produce_blocking(producer, topic, deadline=deadline, key=b"key-%d" % (i % KEYS), value=b"value-%d" % i,
                              on_delivery=report)
             producer.poll(0)
-        for k in range(DELETED):
-            producer.produce(topic, key=b"key-%d" % k, value=None, on_delivery=report)
+        for k in range(DELETED):  # (the queue may still be full of updates: wait for room, as above)
+            produce_blocking(producer, topic, deadline=deadline, key=b"key-%d" % k, value=None, on_delivery=report)
         assert producer.flush(60) == 0 and not failures
         time.sleep(1.1)  # segment.ms: the next append rolls, so every update is in a closed segment
         producer.produce(topic, key=b"end", value=b"end", on_delivery=report)
