@@ -1057,7 +1057,7 @@ class GroupCoordinator:
                             records.append(OffsetRecord(group_id, topic, partition, None))
                         else:
                             all_expired = False
-            delete_group = all_expired and group.is_empty
+            delete_group = all_expired and (group.can_expire if isinstance(group, ClassicGroup) else group.is_empty)
             if delete_group:
                 records.extend(self._group_tombstones(group))
             if not records and not delete_group:
