@@ -10,10 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wire.record_timestamps import records_max_timestamp
-
-
 from tests.vectors import needs_vectors, samples
+from wire.record_timestamps import records_max_timestamp
 from wire.records import (
     CONTROL_ABORT,
     CONTROL_COMMIT,
