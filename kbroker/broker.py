@@ -374,16 +374,22 @@ class Broker:
     def delete_topic(self, name: str) -> TopicInfo:
         info = self.check_delete_topic(name)
         self.metadata.remove_topic(name)
-        for index in range(info.partitions):
-            self.partitions.pop((name, index), None)
-            self.logs.delete(name, index)
-        from kbroker.coordinator import group_coordinator  # the coordinator depends on the broker, not back
-
-        group_coordinator(self).on_topics_deleted([name])  # Kafka drops a deleted topic's committed offsets
-        for listener in list(self.topic_deleted_listeners):
-            listener(name)
+        self.forget_topic(info)
         log.info("deleted topic %s", name)
         return info
+
+    def forget_topic(self, info: TopicInfo) -> None:
+        """Drop a deleted topic's partitions and logs on this broker, and tell whoever keeps per-topic state (the
+        group coordinator's committed offsets, as Kafka drops them; metrics). Both a lone broker's DeleteTopics and
+        a cluster member learning of the deletion come here."""
+        for index in range(info.partitions):
+            self.partitions.pop((info.name, index), None)
+            self.logs.delete(info.name, index)
+        from kbroker.coordinator import group_coordinator  # the coordinator depends on the broker, not back
+
+        group_coordinator(self).on_topics_deleted([info.name])
+        for listener in list(self.topic_deleted_listeners):
+            listener(info.name)
 
     def add_partitions(self, name: str, count: int, *, validate_only: bool) -> None:
         info = self.metadata.topics.get(name)

@@ -154,13 +154,10 @@ class ReplicaManager:
         broker.metadata.by_id.pop(info.topic_id, None)
         for tp in [tp for tp in broker.partitions if tp[0] == name]:
             self._stop_fetching(tp)
-            part = broker.partitions.pop(tp)
+            part = broker.partitions[tp]
             if part.replica is not None:
                 part.replica.go_offline(part.leader_epoch)
-            broker.logs.delete(*tp)
-        from kbroker.coordinator import group_coordinator
-
-        group_coordinator(broker).on_topics_deleted([name])
+        broker.forget_topic(info)
         log.info("broker %d dropped topic %s", self.broker_id, name)
 
     def _apply(self, part: Partition, state: PartitionState | None, replicas: list[int]) -> None:
