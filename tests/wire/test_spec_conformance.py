@@ -4,7 +4,9 @@ Point KBROKER_KAFKA_SPECS at a directory holding Kafka's `*Request.json` / `*Res
 clients/src/main/resources/common/message). For every API we describe and every version that both the JSON's
 validVersions and our range cover, the fields present in that version must match ours in order, name (Kafka's name
 in snake_case), type, nullability and tag, recursively; so must flexibility and every default the spec states.
-Without the variable the tests skip: CI does not carry Kafka's files.
+Without the variable the tests read the copy of Kafka's files that kafka-python (a test dependency) ships in
+kafka/protocol/schemas/resources; they skip, saying so, only when neither is there. An API whose files are in
+neither skips by name.
 """
 from __future__ import annotations
 
@@ -21,9 +23,21 @@ from wire.schema import APIS
 from wire.schema.dsl import Api, Array, Field, Struct, Versions
 
 SPECS_ENV = "KBROKER_KAFKA_SPECS"
-SPECS = os.environ.get(SPECS_ENV)
 
-needs_specs = pytest.mark.skipif(not SPECS, reason=f"{SPECS_ENV} is not set")
+
+def _bundled_specs() -> str | None:
+    """Kafka's message JSON as kafka-python 3 ships it, if installed."""
+    try:
+        import kafka
+    except ImportError:
+        return None
+    resources = Path(kafka.__file__).parent / "protocol" / "schemas" / "resources"
+    return str(resources) if (resources / "ProduceRequest.json").is_file() else None
+
+
+SPECS = os.environ.get(SPECS_ENV) or _bundled_specs()
+
+needs_specs = pytest.mark.skipif(not SPECS, reason=f"{SPECS_ENV} is not set and kafka-python ships no specs")
 
 _INT_TYPES = {"int8", "int16", "int32", "int64", "uint16", "uint32"}
 
