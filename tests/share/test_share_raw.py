@@ -142,10 +142,11 @@ def test_share_group_offset_admin(share_broker) -> None:
         _hb(c, group, member, 0, [topic])
         assert c.request(92, 0, {"group_id": group, "topics": [{"topic_name": topic}]})["error_code"] == E_NON_EMPTY
         assert c.request(91, 0, {"group_id": group, "topics": [{"topic_name": topic, "partitions": [
-            {"partition_index": 0, "start_offset": 1}]}]})["responses"][0]["partitions"][0]["error_code"] == E_NON_EMPTY
+            {"partition_index": 0, "start_offset": 1}]}]})["error_code"] == E_NON_EMPTY
         _hb(c, group, member, -1, None)
         deleted = c.request(92, 0, {"group_id": group, "topics": [{"topic_name": topic}]})
-        assert deleted["error_code"] == 0 and [p["partition_index"] for p in deleted["responses"][0]["partitions"]] == [0]
+        assert deleted["error_code"] == 0 and [(t["topic_name"], t["error_code"]) for t in deleted["responses"]] \
+            == [(topic, 0)]
         after = c.request(90, 0, {"groups": [{"group_id": group, "topics": [{"topic_name": topic, "partitions": [0]}]}]})
         assert after["groups"][0]["topics"][0]["partitions"][0]["start_offset"] == -1
 

@@ -196,7 +196,7 @@ class ShareCoordinator:
     # ---------------------------------------------------------------------------------------------------------
     # membership
 
-    def _other_group_type(self, group_id: str) -> bool:
+    def other_group_type(self, group_id: str) -> bool:
         from kbroker.coordinator import group_coordinator
 
         return self.broker is not None and group_id in group_coordinator(self.broker).groups
@@ -213,7 +213,7 @@ class ShareCoordinator:
             return _hb_error(E.INVALID_REQUEST, "SubscribedTopicNames must be set in first request.")
         if epoch < -1:
             return _hb_error(E.INVALID_REQUEST, f"MemberEpoch is {epoch}, but must be >= -1.")
-        if self._other_group_type(group_id):
+        if self.other_group_type(group_id):
             return _hb_error(E.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a share group.")
         group = self.groups.get(group_id)
         if epoch == -1:
@@ -397,7 +397,7 @@ class ShareCoordinator:
             return {"group_id": group_id, "error_code": E.INVALID_GROUP_ID, "error_message": "The group id is empty.",
                     "group_state": "", "group_epoch": 0, "assignment_epoch": 0, "assignor_name": "", "members": []}
         if group is None:
-            message = (f"Group {group_id} is not a share group." if self._other_group_type(group_id)
+            message = (f"Group {group_id} is not a share group." if self.other_group_type(group_id)
                        else f"Group {group_id} not found.")
             return {"group_id": group_id, "error_code": E.GROUP_ID_NOT_FOUND, "error_message": message,
                     "group_state": "Dead", "group_epoch": 0, "assignment_epoch": 0, "assignor_name": "", "members": []}
@@ -417,6 +417,22 @@ class ShareCoordinator:
     def is_share_group(self, group_id: str) -> bool:
         self.ready()
         return group_id in self.groups
+
+    def has_members(self, group_id: str) -> bool:
+        group = self.groups.get(group_id)
+        return group is not None and bool(group.members)
+
+    def offsets_alterable(self, group_id: str) -> tuple[int, str] | None:
+        """The group error AlterShareGroupOffsets answers with (code, message), or None: the offsets of this group
+        may be set."""
+        self.ready()
+        if not group_id:
+            return E.INVALID_GROUP_ID, "The group id is empty."
+        if self.has_members(group_id):
+            return E.NON_EMPTY_GROUP, f"Share group {group_id} is not empty."
+        if group_id not in self.groups and self.other_group_type(group_id):
+            return E.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a share group."
+        return None
 
     def delete_group(self, group_id: str) -> int:
         self.ready()
