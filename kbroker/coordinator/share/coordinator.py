@@ -53,6 +53,7 @@ class ShareSession:
     member_id: str
     epoch: int = 1
     partitions: set[tuple[bytes, int]] = field(default_factory=set)
+    connection_id: int | None = None  # the connection that opened it: the session ends when that one closes
 
     def bump(self) -> None:
         self.epoch = 1 if self.epoch >= 2**31 - 1 else self.epoch + 1
@@ -224,6 +225,7 @@ class ShareCoordinator:
         now = now_ms()
         member = group.members.get(member_id) if group is not None else None
         if epoch == 0:
+            self._leaving.pop((group_id, member_id), None)  # back within the leave grace: keep its new session
             if group is None:
                 if sum(1 for g in self.groups.values()) >= self.settings.max_groups():
                     return _hb_error(E.GROUP_MAX_SIZE_REACHED, "The share group limit is reached.")
@@ -314,17 +316,22 @@ class ShareCoordinator:
     # ---------------------------------------------------------------------------------------------------------
     # share sessions
 
-    def open_session(self, group_id: str, member_id: str, epoch: int, *,
-                     acknowledging: bool) -> tuple[int, ShareSession | None]:
-        """The session a ShareFetch (acknowledging=False) or ShareAcknowledge works in, and its error."""
+    def open_session(self, group_id: str, member_id: str, epoch: int, *, acknowledging: bool,
+                     connection_id: int | None = None) -> tuple[int, ShareSession | None]:
+        """The session a ShareFetch (acknowledging=False) or ShareAcknowledge works in, and its error. Opening one
+        (epoch 0) is refused with SHARE_SESSION_LIMIT_REACHED once group.share.max.share.sessions are open."""
         self.ready()
         key = (group_id, member_id)
         if epoch == 0:
             if acknowledging:
                 return E.INVALID_SHARE_SESSION_EPOCH, None
+            self._leaving.pop(key, None)
             if key in self.sessions:  # a new session: the member gave up what the old one held
+                del self.sessions[key]
                 self.release_member(group_id, member_id)
-            session = self.sessions[key] = ShareSession(group_id, member_id)
+            if len(self.sessions) >= self.settings.max_share_sessions():
+                return E.SHARE_SESSION_LIMIT_REACHED, None
+            session = self.sessions[key] = ShareSession(group_id, member_id, connection_id=connection_id)
             return E.NONE, session
         session = self.sessions.get(key)
         if session is None:
@@ -337,21 +344,31 @@ class ShareCoordinator:
         return E.NONE, session
 
     def close_session(self, session: ShareSession) -> None:
-        self._leaving.pop((session.group_id, session.member_id), None)
-        self.sessions.pop((session.group_id, session.member_id), None)
-        self.release_member(session.group_id, session.member_id)
+        key = (session.group_id, session.member_id)
+        self._leaving.pop(key, None)
+        if self.sessions.get(key) is session:
+            del self.sessions[key]
+            self.release_member(session.group_id, session.member_id)
+
+    def connection_closed(self, connection_id: int) -> None:
+        """The connection that opened these sessions closed: they end, their records go back at once (Kafka's
+        share session cache drops a session with its connection)."""
+        for session in [s for s in self.sessions.values() if s.connection_id == connection_id]:
+            self.close_session(session)
 
     # ---------------------------------------------------------------------------------------------------------
     # share-partitions
 
     def share_partition(self, group_id: str, topic_id: bytes, index: int, partition: Any) -> SharePartitionState:
-        """The state of a share-partition, initialised from share.auto.offset.reset on first use."""
+        """The state of a share-partition, initialised from share.auto.offset.reset on first use. Only a share
+        group (created by a heartbeat or AlterShareGroupOffsets) has share-partitions: GROUP_ID_NOT_FOUND else."""
         key = (group_id, topic_id, index)
         state = self.partitions.get(key)
         if state is None:
+            if group_id not in self.groups:
+                raise KafkaError(E.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a share group.")
             state = SharePartitionState(self._initial_offset(group_id, partition), leader_epoch=partition.leader_epoch)
             self.partitions[key] = state
-            self._add_group(group_id)
             self.persist(key, state)
         return state
 

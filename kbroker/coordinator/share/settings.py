@@ -79,6 +79,9 @@ class ShareSettings:
     def max_size(self) -> int:
         return int(self.broker_value("group.share.max.size", 200))
 
+    def max_share_sessions(self) -> int:
+        return int(self.broker_value("group.share.max.share.sessions", 2000))
+
     def max_groups(self) -> int:
         return int(self.broker_value("group.share.max.groups", 10))
 
