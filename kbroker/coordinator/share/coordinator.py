@@ -129,7 +129,7 @@ class ShareCoordinator:
         for key, state in self.partitions.items():
             due = state.next_deadline()
             if due is not None and due <= now and state.expire_locks(now, self.settings.delivery_limit(key[0])):
-                self._persist_quietly(key, state)
+                self.persist_quietly(key, state)
                 self.wake(key)
 
     async def run(self, *, task_status: anyio.abc.TaskStatus = anyio.TASK_STATUS_IGNORED) -> None:
@@ -169,7 +169,7 @@ class ShareCoordinator:
         self.store.append(ShareStateRecord(group_id, topic_id, partition, state.start_offset, state.state_epoch,
                                            state.leader_epoch, tuple(state.batches())), now_ms())
 
-    def _persist_quietly(self, key: PartitionKey, state: SharePartitionState) -> None:
+    def persist_quietly(self, key: PartitionKey, state: SharePartitionState) -> None:
         try:
             self.persist(key, state)
         except KafkaError as exc:
@@ -310,7 +310,7 @@ class ShareCoordinator:
         limit = self.settings.delivery_limit(group_id)
         for key, state in self.partitions.items():
             if key[0] == group_id and state.release_member(member_id, limit):
-                self._persist_quietly(key, state)
+                self.persist_quietly(key, state)
                 self.wake(key)
 
     # ---------------------------------------------------------------------------------------------------------
