@@ -218,8 +218,11 @@ class ShareCoordinator:
             return _hb_error(E.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a share group.")
         group = self.groups.get(group_id)
         if epoch == -1:
-            if group is not None and member_id in group.members:
-                self._remove_member(group, member_id, leaving=True)
+            if group is None:
+                return _hb_error(E.GROUP_ID_NOT_FOUND, f"Group {group_id} not found.")
+            if member_id not in group.members:
+                return _hb_error(E.UNKNOWN_MEMBER_ID, f"Member {member_id} is not a member of group {group_id}.")
+            self._remove_member(group, member_id, leaving=True)
             return {"error_code": 0, "member_id": member_id, "member_epoch": -1,
                     "heartbeat_interval_ms": self.settings.heartbeat_interval_ms(group_id)}
         now = now_ms()
@@ -385,9 +388,14 @@ class ShareCoordinator:
 
     def acknowledge(self, group_id: str, member_id: str, topic_id: bytes, index: int,
                     batches: list[tuple[int, int, list[int]]], *, renew_allowed: bool) -> int:
+        """Apply one partition's acknowledgements and write the new state; if the write fails, the change is
+        taken back (the client retries, and nothing is half-acknowledged). The error code."""
+        if self.topic_info(topic_id) is None and self.broker is not None:
+            return E.UNKNOWN_TOPIC_ID
         state = self.partitions.get((group_id, topic_id, index))
         if state is None:
             return E.INVALID_RECORD_STATE
+        before = state.memento()
         error = state.acknowledge(member_id, batches, now_ms=now_ms(),
                                   delivery_limit=self.settings.delivery_limit(group_id),
                                   lock_ms=self.settings.lock_ms(group_id), renew_allowed=renew_allowed)
@@ -395,6 +403,7 @@ class ShareCoordinator:
             try:
                 self.persist((group_id, topic_id, index), state)
             except KafkaError as exc:
+                state.restore_memento(before)
                 return exc.code
             self.wake((group_id, topic_id, index))
         return error
