@@ -250,12 +250,14 @@ def test_group_share_limits(tmp_path) -> None:
 
 
 def test_an_expired_member_gives_its_records_back(tmp_path) -> None:
-    b = BrokerProcess(tmp_path / "data", "--set", "group.share.min.session.timeout.ms=1000").start()
+    b = BrokerProcess(tmp_path / "data", "--set", "group.share.min.session.timeout.ms=1000",
+                      "--set", "group.share.min.heartbeat.interval.ms=500").start()
     try:
         bootstrap = b.bootstrap
         topic, group = unique("shexp"), unique("g")
         create_topics(bootstrap, (topic, 1))
-        set_group_configs(bootstrap, group, {"share.auto.offset.reset": "earliest", "share.session.timeout.ms": "1000"})
+        set_group_configs(bootstrap, group, {"share.auto.offset.reset": "earliest", "share.session.timeout.ms": "1000",
+                                             "share.heartbeat.interval.ms": "500"})
         produce(bootstrap, topic, 5)
         with RawClient(bootstrap) as c:
             tid = _topic_id(c, topic)
