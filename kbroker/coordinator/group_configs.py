@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from kbroker.coordinator.share.settings import valid_auto_offset_reset
+from kbroker.coordinator.share.offset_reset import valid_auto_offset_reset
 from wire.errors import ErrorCode, KafkaError
 
 SOURCE_GROUP_CONFIG, SOURCE_DEFAULT_CONFIG = 8, 5

@@ -17,7 +17,8 @@ import anyio
 
 from kbroker.coordinator.share.group import ASSIGNOR, ShareGroup, ShareMember, simple_assign
 from kbroker.coordinator.share.partition_state import SharePartitionState
-from kbroker.coordinator.share.settings import ShareSettings, duration_ms
+from kbroker.coordinator.share.offset_reset import duration_ms
+from kbroker.coordinator.share.settings import ShareSettings
 from kbroker.coordinator.share.store import (
     LogShareStateStore,
     MemoryShareStateStore,
