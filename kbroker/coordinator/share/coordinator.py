@@ -68,6 +68,7 @@ class ShareCoordinator:
                                                 else MemoryShareStateStore())
         self.groups: dict[str, ShareGroup] = {}
         self.partitions: dict[PartitionKey, SharePartitionState] = {}
+        self._by_group: dict[str, set[PartitionKey]] = {}  # group id -> its keys in self.partitions
         self.sessions: dict[tuple[str, str], ShareSession] = {}
         self._targets: dict[str, dict[str, dict[bytes, list[int]]]] = {}
         self._topics_seen: dict[str, dict[str, tuple[bytes, int]]] = {}
@@ -90,11 +91,11 @@ class ShareCoordinator:
             for record in self.store.replay():
                 key = (record.group_id, record.topic_id, record.partition)
                 if record.deleted:
-                    self.partitions.pop(key, None)
+                    self._drop(key)
                     continue
-                self.partitions[key] = SharePartitionState.restore(
+                self._put(key, SharePartitionState.restore(
                     record.start_offset, record.batches or (), state_epoch=record.state_epoch,
-                    leader_epoch=record.leader_epoch)
+                    leader_epoch=record.leader_epoch))
                 count += 1
             known = set(getattr(getattr(self.broker, "metadata", None), "share_groups", None) or ())
             for group_id in known | {k[0] for k in self.partitions}:
@@ -105,8 +106,9 @@ class ShareCoordinator:
         self.tick(now_ms())
 
     def tick(self, now: int) -> None:
-        """Member expiry, lock expiry, deleted topics: a scan over everything, so at most every 100 ms (a fetch
-        expires the locks of the partitions it reads itself)."""
+        """Member expiry, lock expiry, deleted topics, at most every 100 ms (a fetch expires the locks of the
+        partitions it reads itself). Per share-partition this costs a lookup: the locked count and the deadline
+        heap (partition_state) answer without looking at the records."""
         if now - self._last_tick < 100:
             return
         self._last_tick = now
@@ -128,6 +130,8 @@ class ShareCoordinator:
                 log.info("share group %s: member %s expired", group.group_id, member.member_id)
                 self._remove_member(group, member.member_id)
         for key, state in self.partitions.items():
+            if not state.acquired_count():
+                continue
             due = state.next_deadline()
             if due is not None and due <= now and state.expire_locks(now, self.settings.delivery_limit(key[0])):
                 self.persist_quietly(key, state)
@@ -179,7 +183,23 @@ class ShareCoordinator:
     def _forget(self, keys: Iterable[PartitionKey]) -> None:
         for key in list(keys):
             self.store.append(ShareStateRecord(key[0], key[1], key[2], deleted=True), now_ms())
-            self.partitions.pop(key, None)
+            self._drop(key)
+
+    def _put(self, key: PartitionKey, state: SharePartitionState) -> SharePartitionState:
+        self.partitions[key] = state
+        self._by_group.setdefault(key[0], set()).add(key)
+        return state
+
+    def _drop(self, key: PartitionKey) -> None:
+        self.partitions.pop(key, None)
+        keys = self._by_group.get(key[0])
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._by_group[key[0]]
+
+    def _group_keys(self, group_id: str) -> list[PartitionKey]:
+        return sorted(self._by_group.get(group_id, ()))
 
     # ---------------------------------------------------------------------------------------------------------
     # topics
@@ -312,8 +332,9 @@ class ShareCoordinator:
 
     def release_member(self, group_id: str, member_id: str) -> None:
         limit = self.settings.delivery_limit(group_id)
-        for key, state in self.partitions.items():
-            if key[0] == group_id and state.release_member(member_id, limit):
+        for key in self._group_keys(group_id):
+            state = self.partitions[key]
+            if state.release_member(member_id, limit):
                 self.persist_quietly(key, state)
                 self.wake(key)
 
@@ -372,7 +393,7 @@ class ShareCoordinator:
             if group_id not in self.groups:
                 raise KafkaError(E.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a share group.")
             state = SharePartitionState(self._initial_offset(group_id, partition), leader_epoch=partition.leader_epoch)
-            self.partitions[key] = state
+            self._put(key, state)
             self.persist(key, state)
         return state
 
@@ -469,7 +490,7 @@ class ShareCoordinator:
         if group.members:
             return E.NON_EMPTY_GROUP
         try:
-            self._forget([k for k in self.partitions if k[0] == group_id])
+            self._forget(self._group_keys(group_id))
         except KafkaError as exc:
             return exc.code
         del self.groups[group_id]
@@ -481,14 +502,14 @@ class ShareCoordinator:
 
     def group_offsets(self, group_id: str) -> dict[tuple[bytes, int], SharePartitionState]:
         self.ready()
-        return {(k[1], k[2]): s for k, s in self.partitions.items() if k[0] == group_id}
+        return {(k[1], k[2]): self.partitions[k] for k in self._group_keys(group_id)}
 
     def alter_offset(self, group_id: str, topic_id: bytes, index: int, start_offset: int, partition: Any) -> int:
         """AlterShareGroupOffsets for one partition of an empty group."""
         key = (group_id, topic_id, index)
         state = self.partitions.get(key)
         if state is None:
-            state = self.partitions[key] = SharePartitionState(start_offset, leader_epoch=partition.leader_epoch)
+            state = self._put(key, SharePartitionState(start_offset, leader_epoch=partition.leader_epoch))
         state.reset(start_offset)
         self._add_group(group_id)
         try:
@@ -498,7 +519,7 @@ class ShareCoordinator:
         return E.NONE
 
     def delete_offsets(self, group_id: str, topic_id: bytes) -> list[int]:
-        keys = [k for k in self.partitions if k[0] == group_id and k[1] == topic_id]
+        keys = [k for k in self._group_keys(group_id) if k[1] == topic_id]
         self._forget(keys)
         return sorted(k[2] for k in keys)
 
