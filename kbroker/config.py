@@ -103,6 +103,8 @@ KEYS: dict[str, Key] = {
         Key("offsets.retention.minutes", int, 10080, "How long committed offsets of an empty group are kept."),
         Key("group.initial.rebalance.delay.ms", int, 0, "Wait for more members before the first rebalance."),
         Key("group.share.enable", _bool, True, "Share groups (KIP-932): on by default; false hides their APIs."),
+        Key("group.share.max.share.sessions", int, 2000,
+            "Share sessions the broker holds at most; a ShareFetch opening one more gets SHARE_SESSION_LIMIT_REACHED."),
         Key("group.min.session.timeout.ms", int, 6000, "Smallest session timeout a member may ask for."),
         Key("group.max.session.timeout.ms", int, 1800000, "Largest session timeout a member may ask for."),
         Key("transaction.max.timeout.ms", int, 900000, "Largest transaction timeout a producer may ask for."),

@@ -52,11 +52,12 @@ def finalized(broker: Any) -> dict[str, int]:
     return {name: level for name, level in levels.items() if level > 0}
 
 
-def api_versions_fields(broker: Any) -> dict:
-    """The feature fields of an ApiVersions v3+ answer."""
+def api_versions_fields(broker: Any, version: int = 4) -> dict:
+    """The feature fields of an ApiVersions v3+ answer. Below v4 a supported feature whose minimum is 0 is left
+    out, as Kafka leaves it out (KAFKA-17492: older clients cannot read a 0 minimum)."""
     return {
         "supported_features": [{"name": n, "min_version": lo, "max_version": hi}
-                               for n, (lo, hi, _) in FEATURES.items()],
+                               for n, (lo, hi, _) in FEATURES.items() if version >= 4 or lo > 0],
         "finalized_features_epoch": epoch(broker),
         "finalized_features": [{"name": n, "max_version_level": level, "min_version_level": level}
                                for n, level in finalized(broker).items()],

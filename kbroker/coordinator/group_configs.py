@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from kbroker.coordinator.share.settings import valid_auto_offset_reset
+from kbroker.coordinator.share.offset_reset import valid_auto_offset_reset
 from wire.errors import ErrorCode, KafkaError
 
 SOURCE_GROUP_CONFIG, SOURCE_DEFAULT_CONFIG = 8, 5
@@ -112,6 +112,28 @@ def validate(broker: Any, name: str, text: str) -> None:
                          f"Invalid value {text} for configuration {name}: Not a number of type {key.type}") from None
 
 
+_TIMEOUT_PAIRS = (("consumer.session.timeout.ms", "consumer.heartbeat.interval.ms"),
+                  ("share.session.timeout.ms", "share.heartbeat.interval.ms"),
+                  ("streams.session.timeout.ms", "streams.heartbeat.interval.ms"))
+
+
+def validate_merged(broker: Any, configs: dict[str, str]) -> None:
+    """The whole set a group would end up with (its overrides over the broker's defaults), as Kafka's
+    GroupConfig.validateValues checks it: each session timeout above its heartbeat interval."""
+    def effective(name: str) -> int:
+        text = configs.get(name)
+        if text is None:
+            text = _broker_value(broker, GROUP_KEYS[name].broker_key, GROUP_KEYS[name].default)
+        try:
+            return int(text)
+        except ValueError:
+            return int(GROUP_KEYS[name].default)
+
+    for session, heartbeat in _TIMEOUT_PAIRS:
+        if effective(session) <= effective(heartbeat):
+            raise KafkaError(ErrorCode.INVALID_CONFIG, f"{session} must be greater than {heartbeat}")
+
+
 def alter(broker: Any, group_id: str, ops: list[tuple[str, int, str | None]], validate_only: bool, *,
           incremental: bool) -> None:
     """SET (0) and DELETE (1) of group configs (APPEND/SUBTRACT: no group key is a list); AlterConfigs
@@ -132,6 +154,7 @@ def alter(broker: Any, group_id: str, ops: list[tuple[str, int, str | None]], va
                              if op == 2 else f"Config value subtract is not allowed for config key: {name}")
         else:
             raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unknown operations type {op}")
+    validate_merged(broker, current)
     if validate_only:
         return
     configs = stored(broker)

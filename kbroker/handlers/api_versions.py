@@ -1,7 +1,8 @@
 """ApiVersions (18), v0–4: the table of handled APIs, straight from the handler registry.
 
 v3+ carries the feature levels (KIP-584, kbroker.features) in the tagged fields Kafka uses (supported features,
-finalized epoch, finalized features), as Kafka 4.2 sends them.
+finalized epoch, finalized features), as Kafka 4.2 sends them; v3 leaves out the supported features whose
+minimum level is 0, as Kafka does for requests below v4 (KAFKA-17492).
 """
 from __future__ import annotations
 
@@ -37,5 +38,5 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
         keys = [k for k in keys if k["api_key"] not in TELEMETRY_API_KEYS]
     response = {"error_code": 0, "api_keys": keys, "throttle_time_ms": 0}
     if ctx.version >= 3:
-        response.update(api_versions_fields(ctx.broker))
+        response.update(api_versions_fields(ctx.broker, ctx.version))
     return response

@@ -47,4 +47,8 @@ def _group(ctx: RequestContext, group: dict) -> dict:
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
+    if not share_coordinator(ctx.broker).settings.enabled:  # as ShareGroupHeartbeat: share groups are off
+        return {"throttle_time_ms": 0, "groups": [
+            {"group_id": g["group_id"], "topics": [], "error_code": ErrorCode.UNSUPPORTED_VERSION,
+             "error_message": "Share groups are disabled."} for g in request["groups"]]}
     return {"throttle_time_ms": 0, "groups": [_group(ctx, g) for g in request["groups"]]}

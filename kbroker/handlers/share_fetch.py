@@ -13,7 +13,7 @@ import anyio
 
 from kbroker.coordinator.share import share_coordinator
 from kbroker.coordinator.share.fetcher import Acquired, fetch_wait
-from kbroker.server.context import RequestContext
+from kbroker.server.context import RequestContext, on_connection_closed
 from wire.errors import ErrorCode
 
 KEY, MIN, MAX = 78, 1, 2
@@ -55,7 +55,12 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
             for t in request["topics"] for p in t["partitions"] if p["acknowledgement_batches"]}
     if epoch == 0 and acks:
         return _error(ErrorCode.INVALID_REQUEST, "Acknowledgements are not allowed when opening a share session.")
-    error, session = coord.open_session(group_id, member_id, epoch, acknowledging=False)
+    on_connection_closed(ctx.broker, "share-sessions", coord.connection_closed)
+    error, session = coord.open_session(group_id, member_id, epoch, acknowledging=False,
+                                        connection_id=ctx.connection_id)
+    if error == ErrorCode.SHARE_SESSION_LIMIT_REACHED:  # answered after max_wait, as Kafka does: no busy retry loop
+        await anyio.sleep(max(0, min(request["max_wait_ms"], 30000)) / 1000)
+        return _error(error, "The limit of share sessions has been reached.")
     if error or session is None:
         return _error(error, "The share session is unknown or its epoch is not the expected one.")
     renew = ctx.version >= 2

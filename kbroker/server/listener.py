@@ -25,6 +25,7 @@ import anyio
 from anyio.abc import SocketAttribute, SocketListener, SocketStream, TaskStatus
 
 from kbroker.logsafe import Throttled
+from kbroker.server.context import connection_closed
 from kbroker.server.dispatch import CloseConnection, serve_frame
 from kbroker.server.limits import ByteBudget, ConnectionLimits, normalise_ip
 
@@ -131,6 +132,7 @@ class Server:
         finally:
             self.connections -= 1
             self.limits.release(host)
+            connection_closed(self.broker, conn_id)
 
     async def _serve_connection(self, stream: SocketStream, conn_id: int, host: str) -> None:
         pending = bytearray()  # bytes received beyond the frame being read

@@ -5,8 +5,10 @@ answer asks for the union of their metric prefixes at the shortest of their inte
 that changes whenever that answer would. PushTelemetry checks the subscription id, the interval (a push much
 earlier than asked is THROTTLING_QUOTA_EXCEEDED), the size and the compression, decodes the OTLP payload and
 keeps the latest value of each data point; kbroker's Prometheus endpoint exports them as
-`kbroker_client_metric{client_instance_id, client_id, metric, attributes}`. A client that stops pushing is
-forgotten after three intervals; a terminating push forgets it at once.
+`kbroker_client_metric{client_instance_id, client_id, metric, attributes}`. A client instance is forgotten
+three push intervals after it was last heard of (its last GetTelemetrySubscriptions or push: one that never
+pushes goes too), a terminating push forgets it at once, and at most MAX_CLIENTS are kept (the one heard of
+longest ago makes room), as Kafka's client-metrics cache is bounded.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from wire.errors import ErrorCode, KafkaError
 
 ACCEPTED_COMPRESSION = [4, 3, 1, 2]  # zstd, lz4, gzip, snappy: Kafka's order
 TELEMETRY_MAX_BYTES = 1048576
+MAX_CLIENTS = 16384
 
 
 @dataclass
@@ -33,6 +36,7 @@ class ClientInstance:
     interval_ms: int
     metrics: list[str]
     last_push_ms: int = 0
+    last_seen_ms: int = 0  # its last GetTelemetrySubscriptions or push: what expiry counts from
     values: dict[tuple[str, tuple[tuple[str, str], ...]], float] = field(default_factory=dict)
 
 
@@ -76,9 +80,12 @@ class ClientTelemetry:
         subscription_id = zlib.crc32(repr((metrics, interval, client_instance_id)).encode()) & 0x7FFFFFFF
         known = self.clients.get(client_instance_id)
         instance = ClientInstance(client_instance_id, selectors.get("client_id", ""), subscription_id, interval,
-                                  metrics)
+                                  metrics, last_seen_ms=_now_ms())
         if known is not None:
             instance.last_push_ms, instance.values = known.last_push_ms, known.values
+        elif len(self.clients) >= MAX_CLIENTS:
+            oldest = min(self.clients.values(), key=lambda c: c.last_seen_ms)
+            del self.clients[oldest.client_instance_id]
         self.clients[client_instance_id] = instance
         return {"client_instance_id": client_instance_id, "subscription_id": subscription_id,
                 "accepted_compression_types": ACCEPTED_COMPRESSION, "push_interval_ms": interval,
@@ -90,6 +97,9 @@ class ClientTelemetry:
              payload: bytes) -> int:
         now = _now_ms()
         client = self.clients.get(client_instance_id)
+        if client is not None and self._expired(client, now):
+            del self.clients[client_instance_id]
+            client = None
         if client is None or client.subscription_id != subscription_id:
             return ErrorCode.UNKNOWN_SUBSCRIPTION_ID
         if not terminating and client.last_push_ms and now - client.last_push_ms < client.interval_ms // 2:
@@ -98,7 +108,7 @@ class ClientTelemetry:
             return ErrorCode.TELEMETRY_TOO_LARGE
         if compression_type not in (0, *ACCEPTED_COMPRESSION):
             return ErrorCode.UNSUPPORTED_COMPRESSION_TYPE
-        client.last_push_ms = now
+        client.last_push_ms = client.last_seen_ms = now
         try:
             data = compression.decompress(compression_type, payload, TELEMETRY_MAX_BYTES * 16) \
                 if compression_type else bytes(payload)
@@ -112,10 +122,14 @@ class ClientTelemetry:
         self._register_collector()
         return ErrorCode.NONE
 
+    @staticmethod
+    def _expired(client: ClientInstance, now: int) -> bool:
+        return now - client.last_seen_ms > 3 * client.interval_ms
+
     def expire(self) -> None:
         now = _now_ms()
         for cid, client in list(self.clients.items()):
-            if client.last_push_ms and now - client.last_push_ms > 3 * client.interval_ms:
+            if self._expired(client, now):
                 del self.clients[cid]
 
     # -- Prometheus

@@ -14,6 +14,7 @@ from confluent_kafka import KafkaException  # noqa: E402
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType  # noqa: E402
 
 group_config_broker = module_broker("groupcfg", "--set", "group.consumer.min.session.timeout.ms=500",
+                                    "--set", "group.consumer.min.heartbeat.interval.ms=500",
                                     "--set", "group.share.min.record.lock.duration.ms=1000")
 
 
@@ -35,6 +36,7 @@ def test_confluent_admin_alters_and_describes_group_configs(group_config_broker)
     assert before["consumer.session.timeout.ms"].value == "45000" and before["consumer.session.timeout.ms"].is_default
     assert before["share.auto.offset.reset"].value == "latest"
     _set(admin, group, AlterConfigOpType.SET, **{"consumer.session.timeout.ms": "1500",
+                                                 "consumer.heartbeat.interval.ms": "500",
                                                  "share.record.lock.duration.ms": "2000"})
     after = _describe(admin, group)
     assert after["consumer.session.timeout.ms"].value == "1500" and not after["consumer.session.timeout.ms"].is_default
@@ -73,14 +75,14 @@ def test_member_session_timeout_follows_the_group_config(group_config_broker) ->
     create_topic(bootstrap, topic, 2)
     admin = AdminClient({"bootstrap.servers": bootstrap})
     _set(admin, group, AlterConfigOpType.SET, **{"consumer.session.timeout.ms": "1000",
-                                                 "consumer.heartbeat.interval.ms": "5000"})
+                                                 "consumer.heartbeat.interval.ms": "500"})
     with Raw(bootstrap) as c:
         member = unique("m")
         joined = c.request(68, 1, {"group_id": group, "member_id": member, "member_epoch": 0, "instance_id": None,
                                    "rack_id": None, "rebalance_timeout_ms": 5000, "subscribed_topic_names": [topic],
                                    "subscribed_topic_regex": None, "server_assignor": None, "topic_partitions": []})
         assert joined["error_code"] == 0, joined
-        assert joined["heartbeat_interval_ms"] == 5000  # the group's consumer.heartbeat.interval.ms
+        assert joined["heartbeat_interval_ms"] == 500  # the group's consumer.heartbeat.interval.ms
 
         def members() -> list:
             described = c.request(69, 1, {"group_ids": [group], "include_authorized_operations": False})
@@ -96,3 +98,18 @@ def test_member_session_timeout_follows_the_group_config(group_config_broker) ->
                                   "subscribed_topic_names": None, "subscribed_topic_regex": None,
                                   "server_assignor": None, "topic_partitions": None})
         assert again["error_code"] == 25  # UNKNOWN_MEMBER_ID: it was fenced
+
+
+def test_session_timeouts_must_exceed_heartbeat_intervals_in_the_merged_set(group_config_broker) -> None:
+    admin = AdminClient({"bootstrap.servers": group_config_broker.bootstrap})
+    group = unique("g")
+    # 4000 alone is a valid session timeout, but not over the 5000 ms default heartbeat interval
+    with pytest.raises(KafkaException) as info:
+        _set(admin, group, AlterConfigOpType.SET, **{"consumer.session.timeout.ms": "4000"})
+    assert info.value.args[0].code() == 40  # INVALID_CONFIG
+    assert _describe(admin, group)["consumer.session.timeout.ms"].is_default
+    _set(admin, group, AlterConfigOpType.SET, **{"consumer.session.timeout.ms": "4000",
+                                                 "consumer.heartbeat.interval.ms": "1000"})
+    with pytest.raises(KafkaException):  # the stored heartbeat interval counts too
+        _set(admin, group, AlterConfigOpType.SET, **{"consumer.session.timeout.ms": "900"})
+    assert _describe(admin, group)["consumer.session.timeout.ms"].value == "4000"

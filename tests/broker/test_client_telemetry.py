@@ -98,3 +98,33 @@ def test_telemetry_is_not_advertised_without_a_metrics_endpoint(tmp_path) -> Non
     finally:
         b.stop()
 
+
+
+def test_a_client_that_never_pushes_is_forgotten(metrics_broker) -> None:
+    import time
+
+    name, client_id = unique("sub"), unique("silent-client")
+    _subscribe(metrics_broker.bootstrap, name, metrics="org.apache.kafka.producer.", interval_ms="100",
+               match=f"client_id={client_id}")
+    with RawClient(metrics_broker.bootstrap) as c:
+        c.client_id = client_id
+        sub = _get(c)
+        assert sub["push_interval_ms"] == 100
+        time.sleep(1.0)  # well past three intervals without a push
+        push = {"client_instance_id": sub["client_instance_id"], "subscription_id": sub["subscription_id"],
+                "terminating": False, "compression_type": 0, "metrics": b""}
+        assert c.request(72, 0, push)["error_code"] == 117  # UNKNOWN_SUBSCRIPTION_ID: it was forgotten
+        again = _get(c, sub["client_instance_id"])  # it subscribes again and may push at once
+        assert c.request(72, 0, {**push, "subscription_id": again["subscription_id"]})["error_code"] == 0
+
+
+def test_client_instances_are_capped(monkeypatch) -> None:
+    from kbroker.telemetry import manager
+
+    monkeypatch.setattr(manager, "MAX_CLIENTS", 3)
+    telemetry = manager.ClientTelemetry(None)
+    monkeypatch.setattr(manager.configs, "stored", lambda broker: {})
+    ids = [uuid.uuid4().bytes for _ in range(5)]
+    for i in ids:
+        telemetry.subscribe(i, {"client_id": "c"})
+    assert len(telemetry.clients) == 3 and ids[-1] in telemetry.clients

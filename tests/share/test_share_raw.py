@@ -86,6 +86,7 @@ def test_share_sessions_and_acknowledgements(share_broker) -> None:
     produce(bootstrap, topic, 10)
     with RawClient(bootstrap) as c:
         tid = _topic_id(c, topic)
+        _hb(c, group, member, 0, [topic])  # a ShareFetch works only in a share group
         assert _fetch(c, group, member, 4, tid)["error_code"] == E_SESSION_NOT_FOUND
         assert _fetch(c, group, member, 0, tid, acks=[{"first_offset": 0, "last_offset": 0,
                                                          "acknowledge_types": [1]}])["error_code"] == E_INVALID_REQUEST
@@ -142,10 +143,11 @@ def test_share_group_offset_admin(share_broker) -> None:
         _hb(c, group, member, 0, [topic])
         assert c.request(92, 0, {"group_id": group, "topics": [{"topic_name": topic}]})["error_code"] == E_NON_EMPTY
         assert c.request(91, 0, {"group_id": group, "topics": [{"topic_name": topic, "partitions": [
-            {"partition_index": 0, "start_offset": 1}]}]})["responses"][0]["partitions"][0]["error_code"] == E_NON_EMPTY
+            {"partition_index": 0, "start_offset": 1}]}]})["error_code"] == E_NON_EMPTY
         _hb(c, group, member, -1, None)
         deleted = c.request(92, 0, {"group_id": group, "topics": [{"topic_name": topic}]})
-        assert deleted["error_code"] == 0 and [p["partition_index"] for p in deleted["responses"][0]["partitions"]] == [0]
+        assert deleted["error_code"] == 0 and [(t["topic_name"], t["error_code"]) for t in deleted["responses"]] \
+            == [(topic, 0)]
         after = c.request(90, 0, {"groups": [{"group_id": group, "topics": [{"topic_name": topic, "partitions": [0]}]}]})
         assert after["groups"][0]["topics"][0]["partitions"][0]["start_offset"] == -1
 
@@ -226,7 +228,9 @@ def test_auto_offset_reset_latest_earliest_and_by_duration(share_broker) -> None
             group = unique("g")
             if reset != "latest":
                 set_group_configs(bootstrap, group, {"share.auto.offset.reset": reset})
-            _fetch(c, group, uuid.uuid4().hex, 0, tid, max_records=1)
+            member = uuid.uuid4().hex
+            _hb(c, group, member, 0, [topic])
+            _fetch(c, group, member, 0, tid, max_records=1)
             described = c.request(90, 0, {"groups": [{"group_id": group, "topics": [
                 {"topic_name": topic, "partitions": [0]}]}]})
             assert described["groups"][0]["topics"][0]["partitions"][0]["start_offset"] == start, reset
@@ -246,12 +250,14 @@ def test_group_share_limits(tmp_path) -> None:
 
 
 def test_an_expired_member_gives_its_records_back(tmp_path) -> None:
-    b = BrokerProcess(tmp_path / "data", "--set", "group.share.min.session.timeout.ms=1000").start()
+    b = BrokerProcess(tmp_path / "data", "--set", "group.share.min.session.timeout.ms=1000",
+                      "--set", "group.share.min.heartbeat.interval.ms=500").start()
     try:
         bootstrap = b.bootstrap
         topic, group = unique("shexp"), unique("g")
         create_topics(bootstrap, (topic, 1))
-        set_group_configs(bootstrap, group, {"share.auto.offset.reset": "earliest", "share.session.timeout.ms": "1000"})
+        set_group_configs(bootstrap, group, {"share.auto.offset.reset": "earliest", "share.session.timeout.ms": "1000",
+                                             "share.heartbeat.interval.ms": "500"})
         produce(bootstrap, topic, 5)
         with RawClient(bootstrap) as c:
             tid = _topic_id(c, topic)
@@ -278,6 +284,7 @@ def test_bad_share_requests_get_errors_not_a_dead_broker(share_broker) -> None:
     produce(bootstrap, topic, 3)
     with RawClient(bootstrap) as c:
         tid = _topic_id(c, topic)
+        _hb(c, group, member, 0, [topic])
         unknown = _fetch(c, group, member, 0, uuid.uuid4().bytes)
         assert unknown["responses"][0]["partitions"][0]["error_code"] == 100  # UNKNOWN_TOPIC_ID
         assert _acquired(_fetch(c, group, member, 1, tid, max_records=3)) == [(0, 2, 1)]

@@ -1,4 +1,6 @@
-"""AlterShareGroupOffsets (key 91, KIP-932): set share-partition start offsets of an empty share group."""
+"""AlterShareGroupOffsets (key 91, KIP-932): set share-partition start offsets of an empty share group.
+
+The response carries a top-level ErrorCode/ErrorMessage (group errors) after ThrottleTimeMs, as Kafka 4.1+."""
 from wire.schema.dsl import api, f
 
 API = api(
@@ -18,6 +20,8 @@ API = api(
     ],
     response=[
         f("throttle_time_ms", "int32"),
+        f("error_code", "int16"),
+        f("error_message", "string", nullable="0+", default=None),
         f("responses", [
             f("topic_name", "string"),
             f("topic_id", "uuid"),

@@ -1,4 +1,6 @@
-"""DeleteShareGroupOffsets (key 92, KIP-932): forget an empty share group's state for whole topics."""
+"""DeleteShareGroupOffsets (key 92, KIP-932): forget an empty share group's state for whole topics.
+
+Kafka 4.1+ answers per topic (name, id, error code and message); there is no partitions array."""
 from wire.schema.dsl import api, f
 
 API = api(
@@ -19,11 +21,8 @@ API = api(
         f("responses", [
             f("topic_name", "string"),
             f("topic_id", "uuid"),
-            f("partitions", [
-                f("partition_index", "int32"),
-                f("error_code", "int16"),
-                f("error_message", "string", nullable="0+", default=None),
-            ]),
+            f("error_code", "int16"),
+            f("error_message", "string", nullable="0+", default=None),
         ]),
     ],
 )

@@ -61,7 +61,7 @@ API = api(
                     f("leader_id", "int32"),
                     f("leader_epoch", "int32"),
                 ])),
-                f("records", "records", nullable="0+"),
+                f("records", "records", nullable="0"),
                 f("acquired_records", [
                     f("first_offset", "int64"),
                     f("last_offset", "int64"),

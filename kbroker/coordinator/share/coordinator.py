@@ -17,7 +17,8 @@ import anyio
 
 from kbroker.coordinator.share.group import ASSIGNOR, ShareGroup, ShareMember, simple_assign
 from kbroker.coordinator.share.partition_state import SharePartitionState
-from kbroker.coordinator.share.settings import ShareSettings, duration_ms
+from kbroker.coordinator.share.offset_reset import duration_ms
+from kbroker.coordinator.share.settings import ShareSettings
 from kbroker.coordinator.share.store import (
     LogShareStateStore,
     MemoryShareStateStore,
@@ -53,6 +54,7 @@ class ShareSession:
     member_id: str
     epoch: int = 1
     partitions: set[tuple[bytes, int]] = field(default_factory=set)
+    connection_id: int | None = None  # the connection that opened it: the session ends when that one closes
 
     def bump(self) -> None:
         self.epoch = 1 if self.epoch >= 2**31 - 1 else self.epoch + 1
@@ -66,6 +68,7 @@ class ShareCoordinator:
                                                 else MemoryShareStateStore())
         self.groups: dict[str, ShareGroup] = {}
         self.partitions: dict[PartitionKey, SharePartitionState] = {}
+        self._by_group: dict[str, set[PartitionKey]] = {}  # group id -> its keys in self.partitions
         self.sessions: dict[tuple[str, str], ShareSession] = {}
         self._targets: dict[str, dict[str, dict[bytes, list[int]]]] = {}
         self._topics_seen: dict[str, dict[str, tuple[bytes, int]]] = {}
@@ -88,11 +91,11 @@ class ShareCoordinator:
             for record in self.store.replay():
                 key = (record.group_id, record.topic_id, record.partition)
                 if record.deleted:
-                    self.partitions.pop(key, None)
+                    self._drop(key)
                     continue
-                self.partitions[key] = SharePartitionState.restore(
+                self._put(key, SharePartitionState.restore(
                     record.start_offset, record.batches or (), state_epoch=record.state_epoch,
-                    leader_epoch=record.leader_epoch)
+                    leader_epoch=record.leader_epoch))
                 count += 1
             known = set(getattr(getattr(self.broker, "metadata", None), "share_groups", None) or ())
             for group_id in known | {k[0] for k in self.partitions}:
@@ -103,8 +106,9 @@ class ShareCoordinator:
         self.tick(now_ms())
 
     def tick(self, now: int) -> None:
-        """Member expiry, lock expiry, deleted topics: a scan over everything, so at most every 100 ms (a fetch
-        expires the locks of the partitions it reads itself)."""
+        """Member expiry, lock expiry, deleted topics, at most every 100 ms (a fetch expires the locks of the
+        partitions it reads itself). Per share-partition this costs a lookup: the locked count and the deadline
+        heap (partition_state) answer without looking at the records."""
         if now - self._last_tick < 100:
             return
         self._last_tick = now
@@ -126,9 +130,11 @@ class ShareCoordinator:
                 log.info("share group %s: member %s expired", group.group_id, member.member_id)
                 self._remove_member(group, member.member_id)
         for key, state in self.partitions.items():
+            if not state.acquired_count():
+                continue
             due = state.next_deadline()
             if due is not None and due <= now and state.expire_locks(now, self.settings.delivery_limit(key[0])):
-                self._persist_quietly(key, state)
+                self.persist_quietly(key, state)
                 self.wake(key)
 
     async def run(self, *, task_status: anyio.abc.TaskStatus = anyio.TASK_STATUS_IGNORED) -> None:
@@ -168,7 +174,7 @@ class ShareCoordinator:
         self.store.append(ShareStateRecord(group_id, topic_id, partition, state.start_offset, state.state_epoch,
                                            state.leader_epoch, tuple(state.batches())), now_ms())
 
-    def _persist_quietly(self, key: PartitionKey, state: SharePartitionState) -> None:
+    def persist_quietly(self, key: PartitionKey, state: SharePartitionState) -> None:
         try:
             self.persist(key, state)
         except KafkaError as exc:
@@ -177,7 +183,23 @@ class ShareCoordinator:
     def _forget(self, keys: Iterable[PartitionKey]) -> None:
         for key in list(keys):
             self.store.append(ShareStateRecord(key[0], key[1], key[2], deleted=True), now_ms())
-            self.partitions.pop(key, None)
+            self._drop(key)
+
+    def _put(self, key: PartitionKey, state: SharePartitionState) -> SharePartitionState:
+        self.partitions[key] = state
+        self._by_group.setdefault(key[0], set()).add(key)
+        return state
+
+    def _drop(self, key: PartitionKey) -> None:
+        self.partitions.pop(key, None)
+        keys = self._by_group.get(key[0])
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del self._by_group[key[0]]
+
+    def _group_keys(self, group_id: str) -> list[PartitionKey]:
+        return sorted(self._by_group.get(group_id, ()))
 
     # ---------------------------------------------------------------------------------------------------------
     # topics
@@ -196,7 +218,7 @@ class ShareCoordinator:
     # ---------------------------------------------------------------------------------------------------------
     # membership
 
-    def _other_group_type(self, group_id: str) -> bool:
+    def other_group_type(self, group_id: str) -> bool:
         from kbroker.coordinator import group_coordinator
 
         return self.broker is not None and group_id in group_coordinator(self.broker).groups
@@ -213,17 +235,21 @@ class ShareCoordinator:
             return _hb_error(E.INVALID_REQUEST, "SubscribedTopicNames must be set in first request.")
         if epoch < -1:
             return _hb_error(E.INVALID_REQUEST, f"MemberEpoch is {epoch}, but must be >= -1.")
-        if self._other_group_type(group_id):
+        if self.other_group_type(group_id):
             return _hb_error(E.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a share group.")
         group = self.groups.get(group_id)
         if epoch == -1:
-            if group is not None and member_id in group.members:
-                self._remove_member(group, member_id, leaving=True)
+            if group is None:
+                return _hb_error(E.GROUP_ID_NOT_FOUND, f"Group {group_id} not found.")
+            if member_id not in group.members:
+                return _hb_error(E.UNKNOWN_MEMBER_ID, f"Member {member_id} is not a member of group {group_id}.")
+            self._remove_member(group, member_id, leaving=True)
             return {"error_code": 0, "member_id": member_id, "member_epoch": -1,
                     "heartbeat_interval_ms": self.settings.heartbeat_interval_ms(group_id)}
         now = now_ms()
         member = group.members.get(member_id) if group is not None else None
         if epoch == 0:
+            self._leaving.pop((group_id, member_id), None)  # back within the leave grace: keep its new session
             if group is None:
                 if sum(1 for g in self.groups.values()) >= self.settings.max_groups():
                     return _hb_error(E.GROUP_MAX_SIZE_REACHED, "The share group limit is reached.")
@@ -306,25 +332,31 @@ class ShareCoordinator:
 
     def release_member(self, group_id: str, member_id: str) -> None:
         limit = self.settings.delivery_limit(group_id)
-        for key, state in self.partitions.items():
-            if key[0] == group_id and state.release_member(member_id, limit):
-                self._persist_quietly(key, state)
+        for key in self._group_keys(group_id):
+            state = self.partitions[key]
+            if state.release_member(member_id, limit):
+                self.persist_quietly(key, state)
                 self.wake(key)
 
     # ---------------------------------------------------------------------------------------------------------
     # share sessions
 
-    def open_session(self, group_id: str, member_id: str, epoch: int, *,
-                     acknowledging: bool) -> tuple[int, ShareSession | None]:
-        """The session a ShareFetch (acknowledging=False) or ShareAcknowledge works in, and its error."""
+    def open_session(self, group_id: str, member_id: str, epoch: int, *, acknowledging: bool,
+                     connection_id: int | None = None) -> tuple[int, ShareSession | None]:
+        """The session a ShareFetch (acknowledging=False) or ShareAcknowledge works in, and its error. Opening one
+        (epoch 0) is refused with SHARE_SESSION_LIMIT_REACHED once group.share.max.share.sessions are open."""
         self.ready()
         key = (group_id, member_id)
         if epoch == 0:
             if acknowledging:
                 return E.INVALID_SHARE_SESSION_EPOCH, None
+            self._leaving.pop(key, None)
             if key in self.sessions:  # a new session: the member gave up what the old one held
+                del self.sessions[key]
                 self.release_member(group_id, member_id)
-            session = self.sessions[key] = ShareSession(group_id, member_id)
+            if len(self.sessions) >= self.settings.max_share_sessions():
+                return E.SHARE_SESSION_LIMIT_REACHED, None
+            session = self.sessions[key] = ShareSession(group_id, member_id, connection_id=connection_id)
             return E.NONE, session
         session = self.sessions.get(key)
         if session is None:
@@ -337,21 +369,31 @@ class ShareCoordinator:
         return E.NONE, session
 
     def close_session(self, session: ShareSession) -> None:
-        self._leaving.pop((session.group_id, session.member_id), None)
-        self.sessions.pop((session.group_id, session.member_id), None)
-        self.release_member(session.group_id, session.member_id)
+        key = (session.group_id, session.member_id)
+        self._leaving.pop(key, None)
+        if self.sessions.get(key) is session:
+            del self.sessions[key]
+            self.release_member(session.group_id, session.member_id)
+
+    def connection_closed(self, connection_id: int) -> None:
+        """The connection that opened these sessions closed: they end, their records go back at once (Kafka's
+        share session cache drops a session with its connection)."""
+        for session in [s for s in self.sessions.values() if s.connection_id == connection_id]:
+            self.close_session(session)
 
     # ---------------------------------------------------------------------------------------------------------
     # share-partitions
 
     def share_partition(self, group_id: str, topic_id: bytes, index: int, partition: Any) -> SharePartitionState:
-        """The state of a share-partition, initialised from share.auto.offset.reset on first use."""
+        """The state of a share-partition, initialised from share.auto.offset.reset on first use. Only a share
+        group (created by a heartbeat or AlterShareGroupOffsets) has share-partitions: GROUP_ID_NOT_FOUND else."""
         key = (group_id, topic_id, index)
         state = self.partitions.get(key)
         if state is None:
+            if group_id not in self.groups:
+                raise KafkaError(E.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a share group.")
             state = SharePartitionState(self._initial_offset(group_id, partition), leader_epoch=partition.leader_epoch)
-            self.partitions[key] = state
-            self._add_group(group_id)
+            self._put(key, state)
             self.persist(key, state)
         return state
 
@@ -368,9 +410,14 @@ class ShareCoordinator:
 
     def acknowledge(self, group_id: str, member_id: str, topic_id: bytes, index: int,
                     batches: list[tuple[int, int, list[int]]], *, renew_allowed: bool) -> int:
+        """Apply one partition's acknowledgements and write the new state; if the write fails, the change is
+        taken back (the client retries, and nothing is half-acknowledged). The error code."""
+        if self.topic_info(topic_id) is None and self.broker is not None:
+            return E.UNKNOWN_TOPIC_ID
         state = self.partitions.get((group_id, topic_id, index))
         if state is None:
             return E.INVALID_RECORD_STATE
+        before = state.memento()
         error = state.acknowledge(member_id, batches, now_ms=now_ms(),
                                   delivery_limit=self.settings.delivery_limit(group_id),
                                   lock_ms=self.settings.lock_ms(group_id), renew_allowed=renew_allowed)
@@ -378,6 +425,7 @@ class ShareCoordinator:
             try:
                 self.persist((group_id, topic_id, index), state)
             except KafkaError as exc:
+                state.restore_memento(before)
                 return exc.code
             self.wake((group_id, topic_id, index))
         return error
@@ -397,7 +445,7 @@ class ShareCoordinator:
             return {"group_id": group_id, "error_code": E.INVALID_GROUP_ID, "error_message": "The group id is empty.",
                     "group_state": "", "group_epoch": 0, "assignment_epoch": 0, "assignor_name": "", "members": []}
         if group is None:
-            message = (f"Group {group_id} is not a share group." if self._other_group_type(group_id)
+            message = (f"Group {group_id} is not a share group." if self.other_group_type(group_id)
                        else f"Group {group_id} not found.")
             return {"group_id": group_id, "error_code": E.GROUP_ID_NOT_FOUND, "error_message": message,
                     "group_state": "Dead", "group_epoch": 0, "assignment_epoch": 0, "assignor_name": "", "members": []}
@@ -418,6 +466,22 @@ class ShareCoordinator:
         self.ready()
         return group_id in self.groups
 
+    def has_members(self, group_id: str) -> bool:
+        group = self.groups.get(group_id)
+        return group is not None and bool(group.members)
+
+    def offsets_alterable(self, group_id: str) -> tuple[int, str] | None:
+        """The group error AlterShareGroupOffsets answers with (code, message), or None: the offsets of this group
+        may be set."""
+        self.ready()
+        if not group_id:
+            return E.INVALID_GROUP_ID, "The group id is empty."
+        if self.has_members(group_id):
+            return E.NON_EMPTY_GROUP, f"Share group {group_id} is not empty."
+        if group_id not in self.groups and self.other_group_type(group_id):
+            return E.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a share group."
+        return None
+
     def delete_group(self, group_id: str) -> int:
         self.ready()
         group = self.groups.get(group_id)
@@ -426,7 +490,7 @@ class ShareCoordinator:
         if group.members:
             return E.NON_EMPTY_GROUP
         try:
-            self._forget([k for k in self.partitions if k[0] == group_id])
+            self._forget(self._group_keys(group_id))
         except KafkaError as exc:
             return exc.code
         del self.groups[group_id]
@@ -438,14 +502,14 @@ class ShareCoordinator:
 
     def group_offsets(self, group_id: str) -> dict[tuple[bytes, int], SharePartitionState]:
         self.ready()
-        return {(k[1], k[2]): s for k, s in self.partitions.items() if k[0] == group_id}
+        return {(k[1], k[2]): self.partitions[k] for k in self._group_keys(group_id)}
 
     def alter_offset(self, group_id: str, topic_id: bytes, index: int, start_offset: int, partition: Any) -> int:
         """AlterShareGroupOffsets for one partition of an empty group."""
         key = (group_id, topic_id, index)
         state = self.partitions.get(key)
         if state is None:
-            state = self.partitions[key] = SharePartitionState(start_offset, leader_epoch=partition.leader_epoch)
+            state = self._put(key, SharePartitionState(start_offset, leader_epoch=partition.leader_epoch))
         state.reset(start_offset)
         self._add_group(group_id)
         try:
@@ -455,7 +519,7 @@ class ShareCoordinator:
         return E.NONE
 
     def delete_offsets(self, group_id: str, topic_id: bytes) -> list[int]:
-        keys = [k for k in self.partitions if k[0] == group_id and k[1] == topic_id]
+        keys = [k for k in self._group_keys(group_id) if k[1] == topic_id]
         self._forget(keys)
         return sorted(k[2] for k in keys)
 

@@ -4,11 +4,15 @@ Records are read through the Partition read API (up to the high watermark, or th
 read_committed group) as whole batches; the batches that hold acquired records go back to the client as they
 are, with the acquired offset ranges beside them (the client delivers only those). Control batches and, for
 read_committed, batches of aborted transactions are never acquired: they stay gaps of the window.
+
+A fetch answers at most max_records records and (beyond its first batch) max_bytes bytes over the whole request,
+also when it acquires more after a wait; each batch goes out once, in offset order. The session's partitions
+are visited in an order that rotates with the session epoch, so a small max_records does not starve the last
+partitions.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import anyio
 
@@ -19,21 +23,39 @@ from wire import records as rec
 from wire.errors import ErrorCode as E
 from wire.errors import KafkaError
 
-if TYPE_CHECKING:
-    pass
-
 
 @dataclass
 class Acquired:
+    """What one share-partition answers: the batches holding acquired records (by base offset, each once) and
+    the acquired offsets with their delivery counts."""
+
     topic_id: bytes
     partition: int
     error_code: int = 0
-    records: bytes = b""
-    ranges: list[tuple[int, int, int]] = field(default_factory=list)
+    chunks: dict[int, bytes] = field(default_factory=dict)
+    counts: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def records(self) -> bytes:
+        return b"".join(self.chunks[base] for base in sorted(self.chunks))
+
+    @property
+    def ranges(self) -> list[tuple[int, int, int]]:
+        return list(ranges(sorted(self.counts), self.counts))
 
     @property
     def count(self) -> int:
-        return sum(last - first + 1 for first, last, _ in self.ranges)
+        return len(self.counts)
+
+    @property
+    def size(self) -> int:
+        return sum(len(c) for c in self.chunks.values())
+
+    def merge(self, more: "Acquired") -> None:
+        self.chunks.update(more.chunks)
+        self.counts.update(more.counts)
+        if more.error_code:
+            self.error_code = more.error_code
 
 
 def _log_batches(data: memoryview, aborted: list[tuple[int, int]] | None) -> list[tuple[int, rec.BatchHeader, bool]]:
@@ -73,7 +95,7 @@ def acquire(coord: ShareCoordinator, group_id: str, member_id: str, topic_id: by
     limit = coord.settings.delivery_limit(group_id)
     key = (group_id, topic_id, index)
     if state.expire_locks(now, limit):
-        coord._persist_quietly(key, state)
+        coord.persist_quietly(key, state)
     state.skip_to(partition.log.log_start_offset)
     isolation = READ_COMMITTED if coord.settings.read_committed(group_id) else READ_UNCOMMITTED
     max_locks = coord.settings.max_record_locks(group_id)
@@ -81,12 +103,11 @@ def acquire(coord: ShareCoordinator, group_id: str, member_id: str, topic_id: by
     first = state.first_available()
     position = first if first is not None else state.next_offset
     budget = max_bytes
-    acquired: list[int] = []
-    chunks: list[bytes] = []
-    counts: dict[int, int] = {}
-    while budget > 0 and len(acquired) < max_records and state.acquired_count() < max_locks:
+    while budget > 0 and result.count < max_records:
+        if position >= state.next_offset and state.in_flight() >= max_locks:
+            break  # the in-flight window is full: nothing fresh until its start moves
         try:
-            data = partition.read(position, budget, isolation=isolation, min_one_batch=not chunks)
+            data = partition.read(position, budget, isolation=isolation, min_one_batch=not result.chunks)
         except KafkaError:
             break
         if not data.records:
@@ -96,37 +117,42 @@ def acquire(coord: ShareCoordinator, group_id: str, member_id: str, topic_id: by
         if not batches:
             break
         got = state.acquire([LogBatch(h.base_offset, h.last_offset, skip) for _, h, skip in batches], member_id,
-                            deadline_ms=deadline, max_records=max_records - len(acquired), max_locks=max_locks)
+                            deadline_ms=deadline, max_records=max_records - result.count, max_locks=max_locks)
         if got:
-            got_sorted = sorted(got)
-            lo, hi = got_sorted[0], got_sorted[-1]
+            lo, hi = got[0], got[-1]
             for pos, h, _ in batches:
-                if h.last_offset >= lo and h.base_offset <= hi and \
+                if h.last_offset >= lo and h.base_offset <= hi and h.base_offset not in result.chunks and \
                         any(h.base_offset <= o <= h.last_offset for o in got):
-                    chunks.append(bytes(view[pos: pos + h.size]))
+                    result.chunks[h.base_offset] = bytes(view[pos: pos + h.size])
             for o in got:
-                counts[o] = state.records[o].delivery_count
-            acquired.extend(got)
+                result.counts[o] = state.records[o].delivery_count
         position = batches[-1][1].last_offset + 1
         budget -= len(data.records)
-    acquired.sort()
-    result.records = b"".join(chunks)
-    result.ranges = list(ranges(acquired, counts))
     return result
+
+
+def _rotated(session: ShareSession) -> list[tuple[bytes, int]]:
+    """The session's partitions in an order that starts one further on with each session epoch."""
+    parts = sorted(session.partitions)
+    if not parts:
+        return parts
+    k = session.epoch % len(parts)
+    return parts[k:] + parts[:k]
 
 
 def fetch_session(coord: ShareCoordinator, session: ShareSession, *, max_records: int,
                   max_bytes: int) -> list[Acquired]:
+    """Acquire over the session's partitions (rotated order), at most max_records and max_bytes in all."""
     out = []
     remaining_records, remaining_bytes = max_records, max_bytes
-    for topic_id, index in sorted(session.partitions):
+    for topic_id, index in _rotated(session):
         if remaining_records <= 0 or remaining_bytes <= 0:
             out.append(Acquired(topic_id, index))
             continue
         got = acquire(coord, session.group_id, session.member_id, topic_id, index,
                       max_records=remaining_records, max_bytes=remaining_bytes)
         remaining_records -= got.count
-        remaining_bytes -= len(got.records)
+        remaining_bytes -= got.size
         out.append(got)
     return out
 
@@ -136,7 +162,7 @@ async def fetch_wait(coord: ShareCoordinator, session: ShareSession, *, max_reco
     """Acquire now; with nothing (or less than min_bytes) acquired, wait for an append, for records coming free
     (acknowledged, released, a lock running out), at most max_wait_ms."""
     results = fetch_session(coord, session, max_records=max_records, max_bytes=max_bytes)
-    total = sum(len(r.records) for r in results)
+    total = sum(r.size for r in results)
     if total >= max(1, min_bytes) or max_wait_ms <= 0 or not session.partitions:
         return results
     deadline = now_ms() + max_wait_ms
@@ -169,15 +195,19 @@ async def fetch_wait(coord: ShareCoordinator, session: ShareSession, *, max_reco
                 p.remove_waiter(event)
             for key in keys:
                 coord.remove_waiter(key, event)
-        if (session.group_id, session.member_id) not in coord.sessions:
+        if coord.sessions.get((session.group_id, session.member_id)) is not session:
             return results
-        more = fetch_session(coord, session, max_records=max_records, max_bytes=max_bytes)
-        for r, m in zip(results, more):
-            if m.ranges:
-                r.records += m.records
-                r.ranges.extend(m.ranges)
-            if m.error_code:
-                r.error_code = m.error_code
-        total = sum(len(r.records) for r in results)
+        left_records = max_records - sum(r.count for r in results)
+        left_bytes = max_bytes - sum(r.size for r in results)
+        if left_records <= 0 or left_bytes <= 0:
+            return results
+        by_key = {(r.topic_id, r.partition): r for r in results}
+        for m in fetch_session(coord, session, max_records=left_records, max_bytes=left_bytes):
+            r = by_key.get((m.topic_id, m.partition))
+            if r is None:
+                results.append(m)
+            else:
+                r.merge(m)
+        total = sum(r.size for r in results)
         if total >= max(1, min_bytes) or any(r.error_code for r in results):
             return results

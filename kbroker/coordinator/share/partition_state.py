@@ -8,11 +8,17 @@ records, aborted or compacted-away records) and count as finished. The start off
 records as soon as they lead the window, so the window stays as small as the slowest in-flight record allows.
 
 Delivery counts grow on each acquisition; a record released (explicitly or by its lock running out) after
-`delivery_limit` deliveries is archived instead of made available again. Pure state: no I/O, no clock.
+`delivery_limit` deliveries is archived instead of made available again. Fresh records are acquired only while
+the window is shorter than max_locks (Kafka's share.partition.max.record.locks bounds the in-flight window, not
+just the locked records); AVAILABLE records inside the window can always be acquired again.
+
+The number of ACQUIRED records is kept as a running count, and the lock deadlines and AVAILABLE offsets in heaps
+(stale entries skipped on the way out), so no call scans the whole window. Pure state: no I/O, no clock.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import heapq
+from dataclasses import dataclass, replace
 from typing import Iterable, Iterator
 
 from wire.errors import ErrorCode
@@ -57,47 +63,89 @@ class SharePartitionState:
         self.state_epoch = state_epoch
         self.leader_epoch = leader_epoch
         self.records: dict[int, InFlight] = {}
+        self._acquired = 0
+        self._deadlines: list[tuple[int, int]] = []  # (deadline, offset) of ACQUIRED records; stale ones skipped
+        self._available: list[int] = []  # offsets that became AVAILABLE; stale ones skipped
+
+    # -- state changes: every one goes through these two, which keep the count and the heaps right
+
+    def _lock(self, offset: int, r: InFlight, member_id: str, deadline_ms: int) -> None:
+        if r.state != ACQUIRED:
+            self._acquired += 1
+        r.state, r.member_id, r.deadline_ms = ACQUIRED, member_id, deadline_ms
+        heapq.heappush(self._deadlines, (deadline_ms, offset))
+
+    def _settle(self, offset: int, r: InFlight, state: int) -> None:
+        """Out of ACQUIRED (if it was) into AVAILABLE, ACKNOWLEDGED or ARCHIVED."""
+        if r.state == ACQUIRED:
+            self._acquired -= 1
+        r.state, r.member_id, r.deadline_ms = state, None, 0
+        if state == AVAILABLE:
+            heapq.heappush(self._available, offset)
+
+    def _forget(self, offset: int) -> None:
+        r = self.records.pop(offset, None)
+        if r is not None and r.state == ACQUIRED:
+            self._acquired -= 1
 
     # -- reading
 
     def acquired_count(self) -> int:
-        return sum(1 for r in self.records.values() if r.state == ACQUIRED)
+        return self._acquired
+
+    def in_flight(self) -> int:
+        """The length of the in-flight window, which share.partition.max.record.locks bounds."""
+        return self.next_offset - self.start_offset
 
     def first_available(self) -> int | None:
-        offsets = [o for o, r in self.records.items() if r.state == AVAILABLE]
-        return min(offsets) if offsets else None
+        heap = self._available
+        while heap:
+            r = self.records.get(heap[0])
+            if r is not None and r.state == AVAILABLE:
+                return heap[0]
+            heapq.heappop(heap)
+        return None
 
     def next_deadline(self) -> int | None:
-        deadlines = [r.deadline_ms for r in self.records.values() if r.state == ACQUIRED]
-        return min(deadlines) if deadlines else None
+        heap = self._deadlines
+        while heap:
+            deadline, offset = heap[0]
+            r = self.records.get(offset)
+            if r is not None and r.state == ACQUIRED and r.deadline_ms == deadline:
+                return deadline
+            heapq.heappop(heap)
+        return None
 
     def held_by(self, member_id: str) -> list[int]:
         return sorted(o for o, r in self.records.items() if r.state == ACQUIRED and r.member_id == member_id)
 
     # -- lock expiry and releases
 
-    def _release(self, r: InFlight, delivery_limit: int) -> None:
-        r.member_id = None
-        r.deadline_ms = 0
-        r.state = ARCHIVED if r.delivery_count >= delivery_limit else AVAILABLE
+    def _release(self, offset: int, r: InFlight, delivery_limit: int) -> None:
+        self._settle(offset, r, ARCHIVED if r.delivery_count >= delivery_limit else AVAILABLE)
 
     def expire_locks(self, now_ms: int, delivery_limit: int) -> bool:
         """Release every record whose acquisition lock ran out; whether anything changed."""
         changed = False
-        for r in self.records.values():
-            if r.state == ACQUIRED and r.deadline_ms <= now_ms:
-                self._release(r, delivery_limit)
-                changed = True
+        while True:
+            due = self.next_deadline()
+            if due is None or due > now_ms:
+                break
+            _, offset = heapq.heappop(self._deadlines)
+            self._release(offset, self.records[offset], delivery_limit)
+            changed = True
         if changed:
             self.advance()
         return changed
 
     def release_member(self, member_id: str, delivery_limit: int) -> bool:
         """A member's session ended (it left, or its share session closed): its records go back."""
+        if not self._acquired:
+            return False
         changed = False
-        for r in self.records.values():
+        for offset, r in self.records.items():
             if r.state == ACQUIRED and r.member_id == member_id:
-                self._release(r, delivery_limit)
+                self._release(offset, r, delivery_limit)
                 changed = True
         if changed:
             self.advance()
@@ -108,27 +156,31 @@ class SharePartitionState:
     def acquire(self, batches: Iterable[LogBatch], member_id: str, *, deadline_ms: int, max_records: int,
                 max_locks: int) -> list[int]:
         """Lock the AVAILABLE window records and the fresh records of these batches (in log order) for a member,
-        at most max_records of them and never more than max_locks locked in all; the offsets acquired."""
-        room = min(max_records, max_locks - self.acquired_count())
+        at most max_records of them; fresh records only while the in-flight window is shorter than max_locks.
+        The offsets acquired, ascending."""
         acquired: list[int] = []
         for batch in batches:
-            if room <= len(acquired):
+            if max_records <= len(acquired):
                 break
             for offset in range(max(batch.base_offset, self.start_offset), batch.last_offset + 1):
-                if room <= len(acquired):
+                if max_records <= len(acquired):
                     break
                 if offset < self.next_offset:
                     r = self.records.get(offset)
                     if r is not None and r.state == AVAILABLE and not batch.skip:
-                        r.state, r.member_id, r.deadline_ms = ACQUIRED, member_id, deadline_ms
+                        self._lock(offset, r, member_id, deadline_ms)
                         r.delivery_count += 1
                         acquired.append(offset)
                     continue
+                if offset - self.start_offset >= max_locks:
+                    return acquired  # the window is full: nothing fresh until its start moves
                 # fresh: the log's own gaps (offset > next_offset) and skipped batches stay gaps of the window
                 self.next_offset = offset + 1
                 if batch.skip:
                     continue
-                self.records[offset] = InFlight(ACQUIRED, 1, member_id, deadline_ms)
+                r = self.records[offset] = InFlight(AVAILABLE, 0)
+                self._lock(offset, r, member_id, deadline_ms)
+                r.delivery_count = 1
                 acquired.append(offset)
         return acquired
 
@@ -137,7 +189,7 @@ class SharePartitionState:
         if offset <= self.start_offset:
             return
         for o in [o for o in self.records if o < offset]:
-            del self.records[o]
+            self._forget(o)
         self.start_offset = offset
         self.next_offset = max(self.next_offset, offset)
 
@@ -165,16 +217,31 @@ class SharePartitionState:
                 plan.append((offset, kind))
         for offset, kind in plan:
             r = self.records[offset]
-            if kind in (ACK_ACCEPT, ACK_GAP):
-                r.state, r.member_id, r.deadline_ms = ACKNOWLEDGED, None, 0
-            elif kind == ACK_REJECT:
-                r.state, r.member_id, r.deadline_ms = ARCHIVED, None, 0
+            if kind == ACK_ACCEPT:
+                self._settle(offset, r, ACKNOWLEDGED)
+            elif kind in (ACK_REJECT, ACK_GAP):  # a gap the client reports is archived, as Kafka archives it
+                self._settle(offset, r, ARCHIVED)
             elif kind == ACK_RELEASE:
-                self._release(r, delivery_limit)
+                self._release(offset, r, delivery_limit)
             else:  # renew: the lock starts again
-                r.deadline_ms = now_ms + lock_ms
+                self._lock(offset, r, r.member_id or member_id, now_ms + lock_ms)
         self.advance()
         return ErrorCode.NONE
+
+    # -- undo: a change whose state write failed is taken back
+
+    def memento(self) -> tuple:
+        return (self.start_offset, self.next_offset, self.state_epoch,
+                {o: replace(r) for o, r in self.records.items()})
+
+    def restore_memento(self, memento: tuple) -> None:
+        self.start_offset, self.next_offset, self.state_epoch, records = memento
+        self.records = records
+        self._acquired = sum(1 for r in records.values() if r.state == ACQUIRED)
+        self._deadlines = [(r.deadline_ms, o) for o, r in records.items() if r.state == ACQUIRED]
+        heapq.heapify(self._deadlines)
+        self._available = [o for o, r in records.items() if r.state == AVAILABLE]
+        heapq.heapify(self._available)
 
     def advance(self) -> None:
         """Move the start offset over the finished records and gaps that lead the window."""
@@ -183,7 +250,7 @@ class SharePartitionState:
             r = self.records.get(offset)
             if r is not None and r.state not in _FINAL:
                 break
-            self.records.pop(offset, None)
+            self._forget(offset)
             offset += 1
         self.start_offset = offset
 
@@ -192,6 +259,9 @@ class SharePartitionState:
     def reset(self, start_offset: int) -> None:
         """AlterShareGroupOffsets: start again at this offset with nothing in flight."""
         self.records.clear()
+        self._acquired = 0
+        self._deadlines.clear()
+        self._available.clear()
         self.start_offset = self.next_offset = start_offset
         self.state_epoch += 1
 
@@ -220,7 +290,10 @@ class SharePartitionState:
             for offset in range(max(b.first_offset, start_offset), b.last_offset + 1):
                 kind = AVAILABLE if b.state == ACQUIRED else b.state
                 state.records[offset] = InFlight(kind, b.delivery_count)
+                if kind == AVAILABLE:
+                    state._available.append(offset)
                 state.next_offset = max(state.next_offset, offset + 1)
+        heapq.heapify(state._available)
         state.advance()
         return state
 
