@@ -18,6 +18,7 @@ from kbroker.log.cleaner import CleanerConfig, CleanTarget, LogCleaner
 from kbroker.metadata import INTERNAL_TOPICS, MetadataStore, TopicInfo, validate_topic_name
 from kbroker.partition import Partition
 from kbroker.quotas import QuotaManager
+from kbroker.security.setup import BrokerSecurity
 from kbroker.topic_config import cleanup_policy, effective, log_config, validate_topic_configs, value_of
 from wire.errors import ErrorCode, KafkaError
 
@@ -56,6 +57,10 @@ class Broker:
         config.set_dynamic(True, self.metadata.broker_configs_node)
         warn_no_effect([*config.static, *config.dynamic_default, *config.dynamic_broker,
                         *(k for info in self.metadata.topics.values() if not info.internal for k in info.configs)])
+        self.security = BrokerSecurity.from_settings(
+            {**config.static, **config.dynamic_default, **config.dynamic_broker}, data_dir=data_dir,
+            scram=lambda: self.metadata.scram)
+        """Listeners, TLS, SASL and the authorizer (None unless authorizer.class.name is set)."""
         self.logs = LogManager(data_dir, in_memory=data_dir is None)
         self.partitions: dict[tuple[str, int], Partition] = {}
         self.topic_deleted_listeners: list[Callable[[str], None]] = []
