@@ -48,6 +48,8 @@ class Broker:
         self.config = config
         self.node_id: int = config["node.id"]
         self.advertised = advertised
+        self.listener_endpoints: dict[str, Endpoint] = {}
+        """Advertised endpoint of each named listener (filled by the app once the listeners are bound)."""
         self.in_memory = data_dir is None
         if data_dir is not None and "log.dirs" not in config.static and "log.dir" not in config.static:
             config.static["log.dirs"] = str(data_dir)  # given as --data-dir: what Kafka would show as log.dirs
@@ -74,6 +76,11 @@ class Broker:
             enabled=lambda: self.config["log.cleaner.enable"],
             io_max_bytes_per_second=lambda: self.config["log.cleaner.io.max.bytes.per.second"],
         )
+
+    def endpoint_for(self, listener: str | None) -> Endpoint:
+        """What Metadata and DescribeCluster tell a client that came through `listener` (Kafka answers with
+        the endpoints of the client's listener)."""
+        return self.listener_endpoints.get(listener, self.advertised) if listener else self.advertised
 
     # -- start-up and shut-down
 

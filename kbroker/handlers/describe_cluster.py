@@ -7,6 +7,7 @@ INVALID_REQUEST in v0), an unknown type UNSUPPORTED_ENDPOINT_TYPE.
 from __future__ import annotations
 
 from kbroker.handlers._util import CLUSTER_OPERATIONS, NOT_REQUESTED
+from kbroker.handlers._authz import Operation, ResourceType, allowed_cluster, authorized_ops, enabled
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
 
@@ -14,6 +15,13 @@ KEY, MIN, MAX = 60, 0, 2
 
 UNKNOWN_ENDPOINT, BROKER_ENDPOINT, CONTROLLER_ENDPOINT = 0, 1, 2
 _NAMES = {BROKER_ENDPOINT: "BROKER", CONTROLLER_ENDPOINT: "CONTROLLER"}
+
+
+def _cluster_ops(ctx: RequestContext) -> int:
+    if not enabled(ctx):
+        return CLUSTER_OPERATIONS
+    return authorized_ops(ctx, ResourceType.CLUSTER, "kafka-cluster") if allowed_cluster(
+        ctx, Operation.DESCRIBE) else 0
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
@@ -28,6 +36,7 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
                 "error_code": ErrorCode.INVALID_REQUEST if ctx.version == 0 else ErrorCode.MISMATCHED_ENDPOINT_TYPE,
                 "error_message": "The request was sent to an endpoint of type BROKER, but we wanted an endpoint "
                                  f"of type {_NAMES[endpoint]}"}
+    where = broker.endpoint_for(ctx.auth.listener.name if ctx.auth is not None else None)
     return {
         "throttle_time_ms": 0,
         "error_code": 0,
@@ -35,8 +44,8 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
         "endpoint_type": BROKER_ENDPOINT,
         "cluster_id": broker.metadata.cluster_id,
         "controller_id": broker.node_id,
-        "brokers": [{"broker_id": broker.node_id, "host": broker.advertised.host, "port": broker.advertised.port,
+        "brokers": [{"broker_id": broker.node_id, "host": where.host, "port": where.port,
                      "rack": broker.config["broker.rack"] or None, "is_fenced": False}],
-        "cluster_authorized_operations": CLUSTER_OPERATIONS if request["include_cluster_authorized_operations"]
+        "cluster_authorized_operations": _cluster_ops(ctx) if request["include_cluster_authorized_operations"]
         else NOT_REQUESTED,
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from kbroker.coordinator import group_coordinator
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode, KafkaError
 
@@ -18,6 +19,11 @@ log = logging.getLogger(__name__)
 
 
 def _lookup(ctx: RequestContext, key: str, key_type: int) -> tuple[int, str | None]:
+    # Kafka: DESCRIBE on the group / transactional id
+    if key_type == GROUP and not allowed(ctx, Operation.DESCRIBE, ResourceType.GROUP, key):
+        return int(ErrorCode.GROUP_AUTHORIZATION_FAILED), None
+    if key_type == TRANSACTION and not allowed(ctx, Operation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, key):
+        return int(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED), None
     if key_type == GROUP:
         try:
             group_coordinator(ctx.broker).ensure_offsets_topic()
@@ -33,7 +39,8 @@ def _lookup(ctx: RequestContext, key: str, key_type: int) -> tuple[int, str | No
 async def handle(ctx: RequestContext, request: dict) -> dict:
     broker = ctx.broker
     key_type = request.get("key_type", GROUP) if ctx.version >= 1 else GROUP
-    node = {"node_id": broker.node_id, "host": broker.advertised.host, "port": broker.advertised.port}
+    endpoint = broker.endpoint_for(ctx.auth.listener.name if ctx.auth is not None else None)
+    node = {"node_id": broker.node_id, "host": endpoint.host, "port": endpoint.port}
     missing = {"node_id": -1, "host": "", "port": -1}
     if ctx.version < 4:
         error, message = _lookup(ctx, request["key"], key_type)
