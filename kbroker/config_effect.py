@@ -34,9 +34,8 @@ _GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "ssl.endpoint.identification.algorithm", "ssl.engine.factory.class", "ssl.keymanager.algorithm",
         "ssl.keystore.password", "ssl.protocol", "ssl.provider", "ssl.secure.random.implementation",
         "ssl.trustmanager.algorithm", "ssl.truststore.password")),
-    ("connection limits and socket tuning (the connection limits are under way)", (
-        "connections.max.idle.ms", "max.connections", "max.connections.per.ip", "max.connections.per.ip.overrides",
-        "max.connection.creation.rate", "queued.max.request.bytes", "queued.max.requests",
+    ("socket tuning and rate limits: the operating system's defaults serve, connections are not rate-limited", (
+        "max.connection.creation.rate", "queued.max.requests",
         "socket.connection.setup.timeout.ms", "socket.connection.setup.timeout.max.ms", "socket.listen.backlog.size",
         "socket.receive.buffer.bytes", "socket.send.buffer.bytes", "request.timeout.ms")),
     ("threads: kbroker runs one event loop (plus a flush thread and cleaner threads of its own)", (
@@ -45,7 +44,6 @@ _GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tiered storage: kbroker has none", (
         "remote.log.*", "remote.fetch.max.wait.ms", "remote.list.offsets.request.timeout.ms",
         "log.local.retention.*", "local.retention.*")),
-    ("share groups (KIP-932): not implemented", ("group.share.*", "share.coordinator.*")),
     ("plugins: kbroker loads no Java classes", (
         "alter.config.policy.class.name", "create.topic.policy.class.name", "client.quota.callback.class")),
     ("metrics: kbroker serves Prometheus metrics (docs/metrics.md), not Kafka's metrics system", (
@@ -60,11 +58,14 @@ _GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "offsets.topic.compression.codec")),
     ("down-conversion is deprecated in Kafka 4 and does nothing there either", (
         "log.message.downconversion.enable", "message.downconversion.enable")),
-    ("group coordinator details: commits are applied at once; KIP-848 group-level configs are not accepted, so "
-     "their bounds have nothing to bound", (
-        "offsets.commit.timeout.ms", "group.coordinator.append.linger.ms", "group.consumer.min.heartbeat.interval.ms",
-        "group.consumer.max.heartbeat.interval.ms", "group.consumer.min.session.timeout.ms",
-        "group.consumer.max.session.timeout.ms")),
+    ("share coordinator details: every share-partition change is written as one whole snapshot at once, on the "
+     "event loop; __share_group_state's replication follows the replication work", (
+        "share.coordinator.append.linger.ms", "share.coordinator.load.buffer.size",
+        "share.coordinator.snapshot.update.records.per.snapshot", "share.coordinator.state.topic.compression.codec",
+        "share.coordinator.state.topic.min.isr", "share.coordinator.state.topic.replication.factor",
+        "share.coordinator.threads", "share.coordinator.write.timeout.ms")),
+    ("group coordinator details: commits are applied at once", (
+        "offsets.commit.timeout.ms", "group.coordinator.append.linger.ms")),
     ("no fetch sessions (KIP-227): kbroker declines them", ("max.incremental.fetch.session.cache.slots",)),
 )
 

@@ -81,7 +81,7 @@ KAFKA_BROKER_KEYS: tuple[tuple[str, str, str | None, str], ...] = (
     ('group.share.min.heartbeat.interval.ms', 'INT', '5000', 'read-only'),
     ('group.share.min.record.lock.duration.ms', 'INT', '15000', 'read-only'),
     ('group.share.min.session.timeout.ms', 'INT', '45000', 'read-only'),
-    ('group.share.partition.max.record.locks', 'INT', '200', 'read-only'),
+    ('group.share.partition.max.record.locks', 'INT', '2000', 'read-only'),
     ('group.share.record.lock.duration.ms', 'INT', '30000', 'read-only'),
     ('group.share.session.timeout.ms', 'INT', '45000', 'read-only'),
     ('initial.broker.registration.timeout.ms', 'INT', '60000', 'read-only'),

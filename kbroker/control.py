@@ -15,13 +15,19 @@ Routes (JSON in and out; errors are {"error": "..."} with 400 or 404):
     POST   /groups/{group}/expire           expire every member, or {"member_id": "..."} for one
     GET    /metrics                         Prometheus text format (when metrics are enabled here)
 
-It binds to loopback unless told otherwise and has no authentication: it is a test tool, like the broker's own
-PLAINTEXT listener. Every read is bounded in size and time.
+Arming a fault is as good as breaking the broker, so the control routes are guarded three ways: the listener binds
+to loopback unless told otherwise (`--control-listen :PORT` is 127.0.0.1), every request must carry the broker's
+control token (`Authorization: Bearer TOKEN`; the token is printed at start, or set with `--control-token` /
+KBROKER_CONTROL_TOKEN), and a request carrying an `Origin` header is refused, so that no web page a developer
+opens can reach it (a browser sends Origin on every cross-origin POST). `/metrics` alone is exempt from the token,
+as Prometheus scrapes it. Every read is bounded in size and time.
 """
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import secrets
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
@@ -37,8 +43,13 @@ log = logging.getLogger(__name__)
 MAX_HEAD = 16 * 1024
 MAX_BODY = 1024 * 1024
 READ_TIMEOUT = 10.0
-_REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-            413: "Payload Too Large", 500: "Internal Server Error"}
+_REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+            405: "Method Not Allowed", 413: "Payload Too Large", 500: "Internal Server Error"}
+
+
+def new_token() -> str:
+    """A control token for a broker that was given none."""
+    return secrets.token_urlsafe(24)
 
 
 class HttpError(Exception):
@@ -50,7 +61,11 @@ class HttpError(Exception):
 class ControlServer:
     """One HTTP listener; `control` and `metrics` choose which routes it serves."""
 
-    def __init__(self, broker: "Broker", host: str, port: int, *, control: bool, metrics: bool) -> None:
+    def __init__(self, broker: "Broker", host: str, port: int, *, control: bool, metrics: bool,
+                 token: str | None = None) -> None:
+        if control and not token:
+            raise ValueError("the control endpoint needs a token")
+        self.token = token
         self.broker = broker
         self.host = host
         self.port = port
@@ -59,16 +74,30 @@ class ControlServer:
 
     async def serve(self, *, task_status: TaskStatus = anyio.TASK_STATUS_IGNORED) -> None:
         listener = await anyio.create_tcp_listener(local_host=self.host, local_port=self.port)
-        async with listener:
+        async with listener, anyio.create_task_group() as tg:
             self.port = listener.extra(SocketAttribute.local_address)[1]
+            for one in listener.listeners:
+                tg.start_soon(self._accept_loop, one, tg)
             task_status.started(self.port)
-            await listener.serve(self._connection)
+
+    async def _accept_loop(self, listener: Any, tg: Any) -> None:
+        """Accept until cancelled; a failed accept (out of file descriptors) waits a moment and retries, where
+        anyio's serve() would raise and take the broker down with it."""
+        while True:
+            try:
+                stream = await listener.accept()
+            except OSError as exc:
+                log.debug("control endpoint: accept failed: %s", exc)
+                await anyio.sleep(0.1)
+                continue
+            tg.start_soon(self._connection, stream)
 
     async def _connection(self, stream: SocketStream) -> None:
         async with stream:
             try:
                 with anyio.fail_after(READ_TIMEOUT):
-                    method, target, body = await _read_request(stream)
+                    method, target, headers, body = await _read_request(stream)
+                self._check_caller(target, headers)
                 status, content_type, payload = await self._route(method, target, body)
             except HttpError as exc:
                 status, content_type, payload = exc.status, "application/json", _json({"error": str(exc)})
@@ -85,6 +114,19 @@ class ControlServer:
                 await stream.send(head + payload)
             except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
                 pass
+
+    def _check_caller(self, target: str, headers: dict[str, str]) -> None:
+        """On a control listener: no browser (Origin), and the token on everything but the Prometheus scrape."""
+        if not self.control:
+            return
+        if "origin" in headers:
+            raise HttpError(403, "requests with an Origin header are refused (no browser may reach this endpoint)")
+        if urlsplit(target).path.rstrip("/") == "/metrics" and self.metrics:
+            return
+        scheme, _, given = headers.get("authorization", "").partition(" ")
+        assert self.token is not None
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
+            raise HttpError(401, "missing or wrong control token (Authorization: Bearer TOKEN, printed at start)")
 
     async def _route(self, method: str, target: str, body: bytes) -> tuple[int, str, bytes]:
         path = [unquote(p) for p in urlsplit(target).path.strip("/").split("/") if p]
@@ -175,7 +217,7 @@ def _parse_json(body: bytes) -> Any:
         raise HttpError(400, f"bad JSON: {exc}") from None
 
 
-async def _read_request(stream: SocketStream) -> tuple[str, str, bytes]:
+async def _read_request(stream: SocketStream) -> tuple[str, str, dict[str, str], bytes]:
     reader = BufferedByteReceiveStream(stream)
     try:
         head = await reader.receive_until(b"\r\n\r\n", MAX_HEAD)
@@ -186,15 +228,15 @@ async def _read_request(stream: SocketStream) -> tuple[str, str, bytes]:
     if len(parts) < 2:
         raise HttpError(400, "bad request line")
     method, target = parts[0].upper(), parts[1]
-    length = 0
+    headers: dict[str, str] = {}
     for line in lines[1:]:
         name, _, value = line.partition(":")
-        if name.strip().lower() == "content-length":
-            try:
-                length = int(value.strip())
-            except ValueError:
-                raise HttpError(400, "bad Content-Length") from None
+        headers[name.strip().lower()] = value.strip()
+    try:
+        length = int(headers.get("content-length", "0"))
+    except ValueError:
+        raise HttpError(400, "bad Content-Length") from None
     if length < 0 or length > MAX_BODY:
         raise HttpError(413, "request body too large")
     body = await reader.receive_exactly(length) if length else b""
-    return method, target, body
+    return method, target, headers, body

@@ -46,7 +46,10 @@ def _norm(text: str) -> str:
     return re.sub(r"[^a-z0-9]", "", text.lower())
 
 
-_API_BY_NAME = {_norm(api.name): key for key, api in APIS.items()}
+@functools.cache
+def _api_by_name() -> dict[str, int]:
+    """Every API by normalised name (loads every schema: built on the first fault named by API name)."""
+    return {_norm(api.name): key for key, api in APIS.items()}
 
 
 def api_key(api: int | str) -> int:
@@ -56,7 +59,7 @@ def api_key(api: int | str) -> int:
         if key not in APIS:
             raise ValueError(f"unknown API key {key}")
         return key
-    key = _API_BY_NAME.get(_norm(str(api)))
+    key = _api_by_name().get(_norm(str(api)))
     if key is None:
         raise ValueError(f"unknown API {api!r}")
     return key
@@ -125,6 +128,8 @@ _CREATE_TOPICS = Shape("topics", "name", None, None, "topics", "name", None, Non
 _DELETE_TOPICS_OLD = Shape("topic_names", "", None, None, "responses", "name", None, None)
 _DELETE_TOPICS = Shape("topics", "name", None, None, "responses", "name", None, None)
 _CREATE_PARTITIONS = Shape("topics", "name", None, None, "results", "name", None, None)
+_DESCRIBE_PRODUCERS = Shape("topics", "name", "partition_indexes", None, "topics", "name", "partitions",
+                            "partition_index")
 
 
 def shape_of(key: int, version: int) -> Shape | None:
@@ -151,6 +156,8 @@ def shape_of(key: int, version: int) -> Shape | None:
         return _DELETE_TOPICS if version >= 6 else _DELETE_TOPICS_OLD
     if key == 37:
         return _CREATE_PARTITIONS
+    if key == 61:
+        return _DESCRIBE_PRODUCERS
     return None
 
 
@@ -161,7 +168,12 @@ _KEYED: dict[int, tuple[int, str, str | None, str, str]] = {
     15: (0, "groups", None, "groups", "group_id"),  # DescribeGroups
     42: (0, "groups_names", None, "results", "group_id"),  # DeleteGroups
     9: (8, "groups", "group_id", "groups", "group_id"),  # OffsetFetch v8+
+    65: (0, "transactional_ids", None, "transaction_states", "transactional_id"),  # DescribeTransactions
+    69: (0, "group_ids", None, "groups", "group_id"),  # ConsumerGroupDescribe
+    75: (0, "topics", "name", "topics", "name"),  # DescribeTopicPartitions
 }
+# Config APIs: one error entry per resource (type and name), in this response array
+_RESOURCES: dict[int, str] = {32: "results", 33: "responses", 44: "responses"}
 _KEYED_EXTRAS: dict[int, dict[str, Any]] = {10: {"node_id": -1, "host": "", "port": -1}}
 # fields a real broker sets beside a top-level error code
 _TOP_EXTRAS: dict[int, dict[str, Any]] = {
@@ -482,6 +494,10 @@ async def _with_errors(errors: list[Fault], faults: Faults, handler: Handler, ct
             ident = item if req_key is None else item[req_key]
             entries.append({resp_key: ident, "error_code": fault.error_code, **_KEYED_EXTRAS.get(key, {})})
         return {resp_array: entries, "throttle_time_ms": 0}
+    if key in _RESOURCES:
+        return {"throttle_time_ms": 0, _RESOURCES[key]: [
+            {"error_code": fault.error_code, "error_message": None, "resource_type": r["resource_type"],
+             "resource_name": r["resource_name"]} for r in request.get("resources") or ()]}
     fields = _top_fields(key, version)
     if "error_code" not in fields:
         raise DropConnection(f"{api_name(key)} v{version} has no error code to inject; closing instead")
@@ -582,3 +598,23 @@ async def _metadata_with_errors(errors: list[Fault], faults: Faults, handler: Ha
                             p["leader_id"] = -1
             break
     return response
+
+
+async def error_answer(ctx: Any, request: dict, code: int) -> dict | None:
+    """The answer to a request whose handler failed: `code` in each of its entries, as Kafka's
+    AbstractRequest.getErrorResponse builds it. DropConnection where the API has nowhere to put an error (or the
+    request gets no answer, Produce acks=0), as Kafka then closes the connection."""
+    key, version = ctx.header.api_key, ctx.header.api_version
+    fault = Fault(0, "error", key, None, error_code=int(code))
+
+    async def not_applied(_ctx: Any, _request: dict) -> dict | None:
+        raise DropConnection(f"{api_name(key)}: no error answer")
+
+    if key == 3:  # Metadata: every named topic in error, no brokers
+        return {"throttle_time_ms": 0, "brokers": [], "controller_id": -1,
+                "topics": [{"error_code": int(code), "name": t.get("name"), "topic_id": t.get("topic_id", NO_UUID),
+                            "is_internal": False, "partitions": []} for t in request.get("topics") or ()]}
+    if key == 0 and request.get("acks") == 0:
+        raise DropConnection("a failed Produce with acks=0 can only be told by closing the connection")
+    faults = getattr(ctx.broker, "faults", None) or Faults(ctx.broker)
+    return await _with_errors([fault], faults, not_applied, ctx, request, key, version)

@@ -19,7 +19,7 @@ from wire.errors import ErrorCode, KafkaError
 
 MAX_TOPIC_NAME = 249
 _LEGAL = re.compile(r"^[a-zA-Z0-9._-]+$")
-INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state"})
+INTERNAL_TOPICS = frozenset({"__consumer_offsets", "__transaction_state", "__share_group_state"})
 
 
 def validate_topic_name(name: str | None) -> None:
@@ -80,6 +80,14 @@ class MetadataStore:
         self.client_quotas: dict[tuple[tuple[str, str | None], ...], dict[str, float]] = {}
         # SCRAM credentials: user -> mechanism id -> {"iterations", "salt", "salted_password"} (hex strings)
         self.scram: dict[str, dict[int, dict]] = {}
+        # group configs (GROUP resources): group id -> {key: value}
+        self.group_configs: dict[str, dict[str, str]] = {}
+        # finalized feature levels set with UpdateFeatures (kbroker.features), and "_epoch"
+        self.features: dict[str, int] = {}
+        # client-metrics subscriptions (KIP-714, CLIENT_METRICS resources): name -> {key: value}
+        self.client_metrics: dict[str, dict[str, str]] = {}
+        # share groups' ids (kbroker.coordinator.share), so that an empty one outlives a restart
+        self.share_groups: list[str] = []
         if data_dir is not None:
             data_dir.mkdir(parents=True, exist_ok=True)
             self._load_identity(cluster_id)
@@ -114,6 +122,10 @@ class MetadataStore:
             self.client_quotas[entity] = {str(k): float(v) for k, v in entry["values"].items()}
         for user, mechanisms in (stored.get("scram") or {}).items():
             self.scram[user] = {int(m): dict(c) for m, c in mechanisms.items()}
+        self.group_configs = {g: dict(c) for g, c in (stored.get("group_configs") or {}).items()}
+        self.features = {str(k): int(v) for k, v in (stored.get("features") or {}).items()}
+        self.client_metrics = {n: dict(c) for n, c in (stored.get("client_metrics") or {}).items()}
+        self.share_groups = [str(g) for g in stored.get("share_groups") or []]
         for obj in stored.get("topics", []):
             info = TopicInfo.from_json(obj)
             self.topics[info.name] = info
@@ -129,6 +141,10 @@ class MetadataStore:
                            "client_quotas": [{"entity": [list(pair) for pair in entity], "values": values}
                                              for entity, values in self.client_quotas.items()],
                            "scram": {user: {str(m): c for m, c in mechs.items()} for user, mechs in self.scram.items()},
+                           "group_configs": self.group_configs,
+                           "features": self.features,
+                           "client_metrics": self.client_metrics,
+                           "share_groups": self.share_groups,
                            }, indent=1)
         _atomic_write(self.data_dir / "topics.json", body)
 

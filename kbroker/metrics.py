@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from bisect import bisect_left
 from typing import TYPE_CHECKING, Any, Iterable
 
 from kbroker import __version__
@@ -66,76 +67,65 @@ def count_records(records: bytes | memoryview | None) -> tuple[int, int]:
     return count, size
 
 
+class _ApiStats:
+    """One API version's request counters, kept as plain numbers between scrapes."""
+
+    __slots__ = ("count", "seconds", "buckets", "request_bytes", "response_bytes")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.seconds = 0.0
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # per bucket, not cumulative; the last is +Inf
+        self.request_bytes = 0
+        self.response_bytes = 0
+
+
 class Metrics:
+    """Per-request counters are plain numbers updated on the event loop (a few additions per request) and turned
+    into Prometheus families only when scraped: prometheus_client's Counter and Histogram children take a lock
+    and do their own bookkeeping on every update, which cost ~30 µs per request under the request-rate load."""
+
     def __init__(self, broker: "Broker", server: Any = None) -> None:
         try:
-            from prometheus_client import CollectorRegistry, Counter, Histogram
+            from prometheus_client import CollectorRegistry
         except ImportError as exc:
             raise RuntimeError("metrics need prometheus_client: pip install 'kbroker[metrics]'") from exc
         self.broker = broker
         self.server = server
         self.registry = CollectorRegistry(auto_describe=False)
-        r = self.registry
-        self.requests = Counter("kbroker_requests", "Requests answered (or dropped), per API and version.",
-                                ["api", "version"], registry=r)
-        self.latency = Histogram("kbroker_request_duration_seconds",
-                                 "Time from a decoded request to its encoded response, per API and version "
-                                 "(Fetch long polls and JoinGroup waits included).",
-                                 ["api", "version"], buckets=LATENCY_BUCKETS, registry=r)
-        self.request_bytes = Counter("kbroker_request_bytes", "Bytes of request frames received, per API.",
-                                     ["api"], registry=r)
-        self.response_bytes = Counter("kbroker_response_bytes", "Bytes of response frames sent, per API.",
-                                      ["api"], registry=r)
-        self.messages_in = Counter("kbroker_topic_messages_in", "Records appended by Produce, per topic.",
-                                   ["topic"], registry=r)
-        self.bytes_in = Counter("kbroker_topic_bytes_in", "Record bytes appended by Produce, per topic.",
-                                ["topic"], registry=r)
-        self.messages_out = Counter("kbroker_topic_messages_out",
-                                    "Records sent in Fetch responses, per topic (whole batches: a batch "
-                                    "fetched from its middle counts all its records).", ["topic"], registry=r)
-        self.bytes_out = Counter("kbroker_topic_bytes_out", "Record bytes sent in Fetch responses, per topic.",
-                                 ["topic"], registry=r)
-        self._api_children: dict[tuple[int, int], tuple[Any, Any, Any, Any]] = {}
-        self._topic_children: dict[tuple[str, str], Any] = {}
+        self.api_stats: dict[tuple[int, int], _ApiStats] = {}
+        self.topic_stats: dict[str, list[int]] = {}  # topic: [messages in, bytes in, messages out, bytes out]
+        self.registry.register(_RequestCollector(self))
         self.registry.register(_StateCollector(self))
         broker.topic_deleted_listeners.append(self.forget_topic)
 
     def forget_topic(self, topic: str) -> None:
         """Drop a deleted topic's series, as Kafka removes its BrokerTopicMetrics (a topic created again under
         the same name starts from zero)."""
-        for (kind, name) in [k for k in self._topic_children if k[1] == topic]:
-            del self._topic_children[(kind, name)]
-        for counter in (self.messages_in, self.bytes_in, self.messages_out, self.bytes_out):
-            try:
-                counter.remove(topic)
-            except KeyError:
-                pass
+        self.topic_stats.pop(topic, None)
 
     # -- per request (dispatch calls this for every request with a readable header)
 
     def observe_request(self, api_key: int, version: int, seconds: float, request_bytes: int, response_bytes: int,
                         request: Any, response: Any) -> None:
-        children = self._api_children.get((api_key, version))
-        if children is None:
-            name = APIS[api_key].name if api_key in APIS else str(api_key)
-            children = (self.requests.labels(name, str(version)), self.latency.labels(name, str(version)),
-                        self.request_bytes.labels(name), self.response_bytes.labels(name))
-            self._api_children[(api_key, version)] = children
-        children[0].inc()
-        children[1].observe(seconds)
-        children[2].inc(request_bytes)
-        if response_bytes:
-            children[3].inc(response_bytes)
+        stats = self.api_stats.get((api_key, version))
+        if stats is None:
+            stats = self.api_stats[api_key, version] = _ApiStats()
+        stats.count += 1
+        stats.seconds += seconds
+        stats.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        stats.request_bytes += request_bytes
+        stats.response_bytes += response_bytes
         if api_key == 0 and request is not None:
             self._produced(version, request, response)
         elif api_key == 1 and response is not None:
             self._fetched(version, response)
 
-    def _topic(self, counter: Any, kind: str, topic: str) -> Any:
-        child = self._topic_children.get((kind, topic))
-        if child is None:
-            child = self._topic_children[(kind, topic)] = counter.labels(topic)
-        return child
+    def _topic(self, topic: str) -> list[int]:
+        found = self.topic_stats.get(topic)
+        if found is None:
+            found = self.topic_stats[topic] = [0, 0, 0, 0]
+        return found
 
     def _name(self, name: str | None, topic_id: bytes | None) -> str | None:
         if topic_id and topic_id != NO_UUID:
@@ -158,14 +148,15 @@ class Metrics:
                 continue
             messages = size = 0
             for p in t.get("partition_data") or ():
-                if (ident, p.get("index")) in failed:
+                if failed and (ident, p.get("index")) in failed:
                     continue
                 m, b = count_records(p.get("records"))
                 messages += m
                 size += b
             if size:
-                self._topic(self.messages_in, "mi", name).inc(messages)
-                self._topic(self.bytes_in, "bi", name).inc(size)
+                stats = self._topic(name)
+                stats[0] += messages
+                stats[1] += size
 
     def _fetched(self, version: int, response: dict) -> None:
         for t in response.get("responses") or ():
@@ -178,8 +169,9 @@ class Metrics:
                 messages += m
                 size += b
             if size:
-                self._topic(self.messages_out, "mo", name).inc(messages)
-                self._topic(self.bytes_out, "bo", name).inc(size)
+                stats = self._topic(name)
+                stats[2] += messages
+                stats[3] += size
 
     # -- exposition
 
@@ -217,6 +209,60 @@ def group_lag(broker: Any) -> list[tuple[str, str, int, int, int]]:
                     continue
                 out.append((group_id, topic, partition, offset, max(0, part.high_watermark - offset)))
     return out
+
+
+class _RequestCollector:
+    """The per-request counters as Prometheus families (the names and labels the Counter/Histogram had)."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterable[Any]:
+        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+        from prometheus_client.utils import floatToGoString
+
+        bounds = [floatToGoString(b) for b in LATENCY_BUCKETS] + ["+Inf"]
+        requests = CounterMetricFamily("kbroker_requests", "Requests answered (or dropped), per API and version.",
+                                       labels=["api", "version"])
+        latency = HistogramMetricFamily("kbroker_request_duration_seconds",
+                                        "Time from a decoded request to its encoded response, per API and version "
+                                        "(Fetch long polls and JoinGroup waits included).", labels=["api", "version"])
+        request_bytes = CounterMetricFamily("kbroker_request_bytes", "Bytes of request frames received, per API.",
+                                            labels=["api"])
+        response_bytes = CounterMetricFamily("kbroker_response_bytes", "Bytes of response frames sent, per API.",
+                                             labels=["api"])
+        per_api: dict[str, list[int]] = {}
+        for (api_key, version), st in sorted(self.metrics.api_stats.items()):
+            name = APIS[api_key].name if api_key in APIS else str(api_key)
+            requests.add_metric([name, str(version)], st.count)
+            cumulative, total = [], 0
+            for bound, n in zip(bounds, st.buckets):
+                total += n
+                cumulative.append((bound, total))
+            latency.add_metric([name, str(version)], cumulative, st.seconds)
+            sums = per_api.setdefault(name, [0, 0])
+            sums[0] += st.request_bytes
+            sums[1] += st.response_bytes
+        for name, (received, sent) in per_api.items():
+            request_bytes.add_metric([name], received)
+            response_bytes.add_metric([name], sent)
+        yield from (requests, latency, request_bytes, response_bytes)
+
+        families = [
+            CounterMetricFamily("kbroker_topic_messages_in", "Records appended by Produce, per topic.",
+                                labels=["topic"]),
+            CounterMetricFamily("kbroker_topic_bytes_in", "Record bytes appended by Produce, per topic.",
+                                labels=["topic"]),
+            CounterMetricFamily("kbroker_topic_messages_out", "Records sent in Fetch responses, per topic (whole "
+                                "batches: a batch fetched from its middle counts all its records).", labels=["topic"]),
+            CounterMetricFamily("kbroker_topic_bytes_out", "Record bytes sent in Fetch responses, per topic.",
+                                labels=["topic"]),
+        ]
+        for topic, values in self.metrics.topic_stats.items():
+            for i, (family, value) in enumerate(zip(families, values)):
+                if values[i | 1]:  # a topic that had bytes in (out) shows both its in (out) series
+                    family.add_metric([topic], value)
+        yield from families
 
 
 class _StateCollector:

@@ -15,8 +15,9 @@ from typing import Callable
 import anyio
 
 from kbroker import produce_policy
-from kbroker.log import Log, OffsetOutOfRange
+from kbroker.log import Log, LogWriteError, OffsetOutOfRange
 from kbroker.log.producer_state import AppendOrigin
+from wire import record_timestamps
 from wire import records as rec
 from wire.errors import ErrorCode, KafkaError
 
@@ -81,7 +82,11 @@ class Partition:
             records = self._checked(records, now_ms, one_batch, zstd_allowed, verify_txn, policy)
         except (rec.CorruptRecordError, rec.InvalidRecordError) as exc:  # from any step that reads records
             raise KafkaError(ErrorCode(exc.code), str(exc)) from exc
-        info = self.log.append(records, leader_epoch=self.leader_epoch, now_ms=now_ms, log_append_time=log_append_time)
+        try:
+            info = self.log.append(records, leader_epoch=self.leader_epoch, now_ms=now_ms,
+                                   log_append_time=log_append_time)
+        except LogWriteError as exc:  # disk full or I/O error, logged once by the log; the client retries
+            raise KafkaError(ErrorCode.KAFKA_STORAGE_ERROR, "Disk error when trying to access log file on the disk.") from exc
         if info.duplicate:
             return ProduceResult(info.first_offset, info.log_append_time_ms, self.log.log_start_offset, True)
         self._appended()
@@ -118,14 +123,8 @@ class Partition:
             records = rewritten
         if verify_txn is not None:
             self._verify_transaction(batches, verify_txn)
-        log_append_time = policy is not None and policy.log_append_time
-        unset = [pos for pos, header in batches
-                 if header.max_timestamp == rec.NO_TIMESTAMP and not header.is_log_append_time and not log_append_time]
-        if unset:
-            # some clients (sarama 1.22) leave maxTimestamp at -1; Kafka recomputes it from the records
-            records = bytearray(records)
-            for pos in unset:
-                rec.set_max_timestamp(records, pos, rec.records_max_timestamp(records, pos))
+        if policy is None or not policy.log_append_time:
+            records = _with_record_max_timestamps(records, batches)
         return records
 
     def _verify_transaction(self, batches: list[tuple[int, rec.BatchHeader]], verify: TxnVerifier) -> None:
@@ -207,3 +206,21 @@ class Partition:
         waiters, self._waiters = self._waiters, set()
         for event in waiters:
             event.set()
+
+
+def _with_record_max_timestamps(records: bytes | bytearray | memoryview,
+                                batches: list[tuple[int, rec.BatchHeader]]) -> bytes | bytearray | memoryview:
+    """The batches with maxTimestamp set to their records' largest timestamp (-1 when none has one), as Kafka's
+    LogValidator stores it; decodes only batches whose header cannot be trusted (record_timestamps.max_timestamp_trusted):
+    librdkafka sends records without timestamps under maxTimestamp 0, sarama 1.22 sends maxTimestamp -1."""
+    untrusted = [(pos, header) for pos, header in batches
+                 if not header.is_log_append_time and not record_timestamps.max_timestamp_trusted(header)]
+    if not untrusted:
+        return records
+    out = bytearray(records)
+    for pos, header in untrusted:
+        actual = record_timestamps.records_max_timestamp(out, pos)
+        if actual != header.max_timestamp:
+            rec.set_max_timestamp(out, pos, actual)
+            header.max_timestamp = actual
+    return out

@@ -205,16 +205,10 @@ def set_max_timestamp(buf: bytearray | memoryview, pos: int, timestamp: int) -> 
     """Set maxTimestamp of the (CreateTime) batch at pos, recomputing its CRC in place.
 
     Kafka recomputes maxTimestamp from the records of every CreateTime batch it appends; sarama 1.22 sends
-    maxTimestamp -1. With `records_max_timestamp` this puts the right value in (costs a record decode).
+    maxTimestamp -1. With wire.record_timestamps.records_max_timestamp this puts the right value in.
     """
     attributes = _ATTRIBUTES.unpack_from(buf, pos + _ATTRIBUTES_POS)[0] if len(buf) - pos >= HEADER_SIZE else 0
     _rewrite_timestamp_fields(buf, pos, attributes & ~TIMESTAMP_TYPE_BIT, timestamp)
-
-
-def records_max_timestamp(buf: bytes | bytearray | memoryview, pos: int = 0) -> int:
-    """The largest record timestamp of the batch at pos (-1 if it has no records): decodes the records."""
-    header = parse_header(buf, pos)
-    return max((header.base_timestamp + r.timestamp_delta for r in iter_records(buf, pos)), default=NO_TIMESTAMP)
 
 
 def validate_produce_batches(records: bytes | bytearray | memoryview) -> list[tuple[int, BatchHeader]]:
@@ -234,7 +228,7 @@ def validate_produce_batches(records: bytes | bytearray | memoryview) -> list[tu
     partition" rule for Produce v3+ (len(result) != 1 -> INVALID_RECORD), zstd with Produce < v7
     (UNSUPPORTED_COMPRESSION_TYPE), message.max.bytes (MESSAGE_TOO_LARGE), timestamp bounds
     (INVALID_TIMESTAMP), idempotence sequence checks. maxTimestamp is not checked either: sarama 1.22 sends -1
-    there (Kafka recomputes it from the records; see `records_max_timestamp` and `set_max_timestamp`).
+    there (Kafka recomputes it from the records; see wire.record_timestamps and `set_max_timestamp`).
 
     A base sequence without a producer id (producerId -1, baseSequence 0) is accepted, as Kafka accepts it:
     aiokafka, kafkajs, platformatic and sarama send exactly that from non-idempotent producers.
@@ -402,6 +396,11 @@ def _records_section(batch: bytes | bytearray | memoryview, pos: int, verify_crc
         kwargs = {} if max_size is None else {"max_size": max_size}
         data = compression.decompress(header.compression, data, **kwargs)
     return header, data
+
+
+def records_data(batch: bytes | bytearray | memoryview, pos: int = 0) -> tuple[BatchHeader, bytes | memoryview]:
+    """The header of the batch at pos and its records' bytes, decompressed (no CRC check: the caller did it)."""
+    return _records_section(batch, pos, False, None)
 
 
 def iter_records(

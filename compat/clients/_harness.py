@@ -35,10 +35,11 @@ SCENARIOS = [
     "compression_lz4",
     "compression_zstd",
     "delete_topic",
+    "share_group",
 ]
 
 # Scenarios that wait for group rebalances get more time than the others.
-LONG = {"group_rebalance": 120, "commit_resume": 90, "transactions": 90}
+LONG = {"group_rebalance": 120, "commit_resume": 90, "transactions": 90, "share_group": 60}
 
 # The data every produce/consume scenario uses: KEYS keys, PER_KEY messages each, value "<key>:<seq>".
 PARTITIONS = 3

@@ -7,7 +7,7 @@ import confluent_kafka
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
-from _harness import (KEYS, PARTITIONS, Failure, check, group_name, main, messages, topic_name,
+from _harness import (KEYS, PARTITIONS, Failure, NotApplicable, check, group_name, main, messages, topic_name,
                       verify_consumed)
 
 CLIENT = "confluent"
@@ -372,6 +372,54 @@ def s_delete_topic(bootstrap: str) -> None:
         raise Failure("deleting a deleted topic succeeded")
 
 
+def s_share_group(bootstrap: str) -> None:
+    """KIP-932: two share consumers (confluent-kafka >= 2.16's ShareConsumer) read one topic together; the first
+    releases the first record it gets, which comes back; every record is delivered, each consumer gets some."""
+    share_consumer = getattr(confluent_kafka, "ShareConsumer", None)
+    if share_consumer is None:
+        raise NotApplicable(f"confluent-kafka {confluent_kafka.__version__} has no ShareConsumer (2.16+)")
+    from confluent_kafka import AcknowledgeType
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+    t, g = topic_name(CLIENT, "share"), group_name(CLIENT, "share")
+    create(bootstrap, t)
+    resource = ConfigResource(ResourceType.GROUP, g, incremental_configs=[
+        ConfigEntry("share.auto.offset.reset", "earliest", incremental_operation=AlterConfigOpType.SET)])
+    admin(bootstrap).incremental_alter_configs([resource])[resource].result(15)
+    produce(bootstrap, t)
+    expected = {v for _, v in messages()}
+    consumers = [share_consumer({"bootstrap.servers": bootstrap, "group.id": g,
+                                 "share.acknowledgement.mode": "explicit"}) for _ in range(2)]
+    got: list[list[str]] = [[], []]
+    released: str | None = None
+    try:
+        for c in consumers:
+            c.subscribe([t])
+        deadline = time.monotonic() + 40
+        while set(got[0]) | set(got[1]) != expected or (released is not None and released not in
+                                                         got[0][got[0].index(released) + 1:] + got[1]):
+            check(time.monotonic() < deadline, f"share consumers got {len(set(got[0]) | set(got[1]))} of "
+                                               f"{len(expected)} records in 40 s")
+            for i, c in enumerate(consumers):
+                for m in c.poll(0.3):
+                    if m.error():
+                        raise KafkaException(m.error())
+                    value = m.value().decode()
+                    got[i].append(value)
+                    if i == 0 and released is None:
+                        released = value
+                        c.acknowledge(m, AcknowledgeType.RELEASE)
+                    else:
+                        c.acknowledge(m, AcknowledgeType.ACCEPT)
+                c.commit_sync(15)
+    finally:
+        for c in consumers:
+            c.close()
+    check(all(got), f"records per consumer: {[len(x) for x in got]} (each should get some)")
+    check(len(got[0]) + len(got[1]) == len(expected) + 1,
+          f"{len(got[0]) + len(got[1])} deliveries of {len(expected)} records with one released")
+
+
 if __name__ == "__main__":
     main("confluent-kafka", f"{confluent_kafka.__version__} (librdkafka {confluent_kafka.libversion()[0]})", {
         "metadata": s_metadata,
@@ -390,4 +438,5 @@ if __name__ == "__main__":
         "compression_lz4": compression("lz4"),
         "compression_zstd": compression("zstd"),
         "delete_topic": s_delete_topic,
+        "share_group": s_share_group,
     })

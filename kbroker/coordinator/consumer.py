@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kbroker.coordinator.assignors import ASSIGNORS, AssignorError
+from kbroker.coordinator import group_configs
 from kbroker.coordinator.classic import ClassicGroup, wall_ms
 from kbroker.coordinator.records import (
     CG_CURRENT,
@@ -304,7 +305,7 @@ class ConsumerGroupManager:
 
     def _schedule_session(self, group_id: str, member_id: str) -> None:
         self.c.timer.schedule(self._session_key(group_id, member_id),
-                              int(self.c.cfg("group.consumer.session.timeout.ms")),
+                              self._session_timeout_ms(group_id),
                               lambda: self.fence(group_id, member_id, "its session expired"))
 
     def drop_empty(self, group_id: str) -> None:
@@ -367,8 +368,19 @@ class ConsumerGroupManager:
                 return short
         return "uniform"
 
-    def heartbeat_interval_ms(self) -> int:
+    def heartbeat_interval_ms(self, group_id: str | None = None) -> int:
+        """The group's consumer.heartbeat.interval.ms config, else the broker's default."""
+        broker = self.c.broker
+        if group_id is not None and broker is not None and getattr(broker, "metadata", None) is not None:
+            return group_configs.int_value(broker, group_id, "consumer.heartbeat.interval.ms")
         return int(self.c.cfg("group.consumer.heartbeat.interval.ms"))
+
+    def _session_timeout_ms(self, group_id: str) -> int:
+        """The group's consumer.session.timeout.ms config, else the broker's default."""
+        broker = self.c.broker
+        if broker is not None and getattr(broker, "metadata", None) is not None:
+            return group_configs.int_value(broker, group_id, "consumer.session.timeout.ms")
+        return int(self.c.cfg("group.consumer.session.timeout.ms"))
 
     # -- ConsumerGroupHeartbeat
 
@@ -548,7 +560,7 @@ class ConsumerGroupManager:
         self._schedule_session(group_id, member.member_id)
         self.persist(group)
         response = {"error_code": 0, "member_id": member.member_id, "member_epoch": member.member_epoch,
-                    "heartbeat_interval_ms": self.heartbeat_interval_ms(), "assignment": None}
+                    "heartbeat_interval_ms": self.heartbeat_interval_ms(group_id), "assignment": None}
         full = joining or (r["rebalance_timeout_ms"] != -1 and names is not None and owned is not None)
         if full or member.assigned != old_assigned:
             response["assignment"] = _response_assignment(member.assigned)

@@ -9,6 +9,7 @@ answered UNSUPPORTED_VERSION and nothing else, as by Kafka.
 from __future__ import annotations
 
 from kbroker.coordinator import client_host, client_id, group_coordinator
+from kbroker.coordinator.share import share_coordinator
 from kbroker.handlers._util import consumer_protocol_enabled
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
@@ -20,6 +21,11 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
     if not consumer_protocol_enabled(ctx.broker):
         return {"throttle_time_ms": 0, "error_code": ErrorCode.UNSUPPORTED_VERSION, "error_message": None,
                 "member_id": None, "member_epoch": 0, "heartbeat_interval_ms": 0, "assignment": None}
+    group_id = request["group_id"]
+    if group_id and share_coordinator(ctx.broker).is_share_group(group_id):
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.GROUP_ID_NOT_FOUND,
+                "error_message": f"Group {group_id} is not a consumer group.", "member_epoch": 0,
+                "heartbeat_interval_ms": 0}
     manager = group_coordinator(ctx.broker).consumer_groups
     response = manager.heartbeat(request, version=ctx.version, client_id=client_id(ctx), client_host=client_host(ctx))
     return {"throttle_time_ms": 0, "error_code": response["error_code"],

@@ -3,11 +3,15 @@ dynamic defaults (""), or the broker's loggers (BROKER_LOGGER), with source, syn
 documentation (v3+), as Kafka's ConfigHelper answers.
 
 A topic lists all of Kafka's topic keys with their effective values; the broker lists all of Kafka's broker
-keys (plus any other key it was given); the "" resource lists only the dynamic defaults set. GROUP and
-CLIENT_METRICS resources are answered empty; unknown resource types get INVALID_REQUEST.
+keys (plus any other key it was given); the "" resource lists only the dynamic defaults set. A GROUP lists
+every group config with its override or the broker default (kbroker.coordinator.group_configs); a
+CLIENT_METRICS subscription its metrics, interval.ms and match (kbroker.telemetry); unknown resource types get
+INVALID_REQUEST.
 """
 from __future__ import annotations
 
+from kbroker.coordinator import group_configs
+from kbroker.telemetry import configs as client_metrics
 from kbroker.handlers._configs import BROKER, BROKER_LOGGER, CLIENT_METRICS, GROUP, TOPIC, broker_id_of, describe_loggers
 from kbroker.metadata import validate_topic_name
 from kbroker.handlers._authz import Operation, ResourceType, allowed
@@ -45,13 +49,9 @@ def _configs(ctx: RequestContext, rtype: int, name: str, keys: list[str] | None,
                              f"Unexpected broker id, expected {broker.node_id} but received {name}")
         return describe_loggers(keys)
     if rtype == CLIENT_METRICS:
-        if not name:
-            raise KafkaError(ErrorCode.INVALID_REQUEST, "Client metrics subscription name must not be empty")
-        return []
+        return client_metrics.describe(broker, name, keys, synonyms, docs)
     if rtype == GROUP:
-        if not name:
-            raise KafkaError(ErrorCode.INVALID_REQUEST, "Group name must not be empty")
-        return []
+        return group_configs.describe(broker, name, keys, synonyms, docs)
     raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unsupported resource type: {rtype}")
 
 

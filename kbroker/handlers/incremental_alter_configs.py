@@ -1,14 +1,18 @@
 """IncrementalAlterConfigs (44), v0–1: SET, DELETE, APPEND and SUBTRACT (the last two on LIST keys, starting
 from the default when unset) on a topic's configs, this broker's dynamic configs ("<node id>", or "" for the
-cluster default) or its loggers (BROKER_LOGGER). The result is validated as a whole and applied live unless
+cluster default), its loggers (BROKER_LOGGER), a group's configs (GROUP: SET and DELETE) or a client-metrics
+subscription (CLIENT_METRICS, KIP-714). The result is validated as a whole and applied live unless
 validate_only; a failing resource changes nothing. Kafka's preprocessing applies: a resource twice in a
 request, duplicate keys, or a null value for anything but DELETE make that resource INVALID_REQUEST.
 """
 from __future__ import annotations
 
 from kbroker.config import KAFKA_KEYS, default_of
-from kbroker.handlers._configs import BROKER, BROKER_LOGGER, TOPIC, alter_each, alter_loggers, broker_id_of
+from kbroker.coordinator import group_configs
+from kbroker.handlers._configs import (BROKER, BROKER_LOGGER, CLIENT_METRICS, GROUP, TOPIC, alter_each, alter_loggers,
+                                       broker_id_of)
 from kbroker.server.context import RequestContext
+from kbroker.telemetry import configs as client_metrics
 from kbroker.topic_config import OP_DELETE, apply_incremental, topic_default, topic_type
 from wire.errors import ErrorCode, KafkaError
 
@@ -62,6 +66,10 @@ def _alter(ctx: RequestContext, rtype: int, name: str, ops: list[tuple[str, int,
                                  f"Config value {verb} is not allowed for config key: {key}") from None
             raise
         broker.alter_broker_configs(per_broker, updated, validate_only=validate_only)
+    elif rtype == GROUP:
+        group_configs.alter(broker, name, ops, validate_only, incremental=True)
+    elif rtype == CLIENT_METRICS:
+        client_metrics.alter(broker, name, ops, validate_only)
     else:
         raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unknown resource type {rtype}")
 

@@ -8,6 +8,7 @@ or the rebalance timeout): it holds only its own connection.
 from __future__ import annotations
 
 from kbroker.coordinator import client_host, client_id, group_coordinator
+from kbroker.coordinator.share import share_coordinator
 from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
@@ -21,6 +22,11 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
                 "protocol_type": None, "protocol_name": None if ctx.version >= 7 else "", "leader": "",
                 "skip_assignment": False, "member_id": request["member_id"] or "", "members": []}
     coordinator = group_coordinator(ctx.broker)
+    if request["group_id"] and share_coordinator(ctx.broker).is_share_group(request["group_id"]):
+        # the id belongs to a share group: Kafka refuses a classic member of another group type so
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.INCONSISTENT_GROUP_PROTOCOL, "generation_id": -1,
+                "protocol_name": None if ctx.version >= 7 else "", "leader": "",
+                "member_id": request["member_id"] or "", "members": []}
     session_timeout = request["session_timeout_ms"]
     rebalance_timeout = request["rebalance_timeout_ms"] if ctx.version >= 1 else session_timeout
     if rebalance_timeout < 0:

@@ -91,6 +91,13 @@ def _append(ctx: RequestContext, topic: str | None, index: int, records: bytes |
     }
 
 
+def _record_errors(exc: KafkaError) -> list[dict]:
+    """KIP-467: the bad records of a refused batch, by index, for the clients to fail only those."""
+    if not isinstance(exc, produce_policy.RecordValidationError):
+        return []
+    return [{"batch_index": index, "batch_index_error_message": message} for index, message in exc.record_errors]
+
+
 async def handle(ctx: RequestContext, request: dict) -> dict | None:
     broker = ctx.broker
     acks = request["acks"]
@@ -122,7 +129,8 @@ async def handle(ctx: RequestContext, request: dict) -> dict | None:
                 failed = True
                 code, message = error_of(exc)
                 results.append({"index": part["index"], "error_code": code, "base_offset": -1,
-                                "log_append_time_ms": -1, "log_start_offset": -1, "error_message": message})
+                                "log_append_time_ms": -1, "log_start_offset": -1, "error_message": message,
+                                "record_errors": _record_errors(exc)})
         responses.append({"name": topic.get("name", ""), "topic_id": topic.get("topic_id"),
                           "partition_responses": results})
     if acks == 0:

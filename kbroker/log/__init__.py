@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .config import LogConfig
 from .epoch_cache import EpochEntry, LeaderEpochFileCache
-from .errors import LogClosedError, LogError, OffsetOutOfRange
+from .errors import LogClosedError, LogError, LogWriteError, OffsetOutOfRange
 from .log import AppendInfo, Log, ReadInfo
 from .manager import LogManager
 
@@ -18,6 +18,7 @@ __all__ = [
     "LogConfig",
     "LogError",
     "LogManager",
+    "LogWriteError",
     "OffsetOutOfRange",
     "ReadInfo",
 ]

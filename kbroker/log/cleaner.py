@@ -309,6 +309,7 @@ def _replace_segment(log_: Log, output: _SegmentOutput) -> None:
     old = output.segment
     directory = log_.directory
     base = old.base_offset
+    mtime_ms = old.log.mtime_ms()  # kept, as Kafka's cleaner keeps it: time retention of untimed records uses it
     old.offset_index.close()
     old.time_index.close()
     directory.delete(segment_file_name(base, INDEX_SUFFIX))
@@ -327,6 +328,7 @@ def _replace_segment(log_: Log, output: _SegmentOutput) -> None:
     if txn_index is not None:
         txn_index.close()
     new = LogSegment.open(directory, base, log_.config)
+    new.log.set_mtime_ms(mtime_ms)
     log_.log_segments.add(new)
 
 

@@ -18,3 +18,8 @@ class OffsetOutOfRange(LogError):
 
 class LogClosedError(LogError):
     """The log was closed or deleted (the partition moved or was removed while a request was in flight)."""
+
+
+class LogWriteError(LogError):
+    """The log could not write (disk full, I/O error); nothing of the append was kept (Kafka:
+    KAFKA_STORAGE_ERROR, which clients retry). The log stays usable: the next append tries again."""

@@ -81,6 +81,9 @@ class FileRecords:
     def mtime_ms(self) -> int:
         return self.storage.mtime_ms()
 
+    def set_mtime_ms(self, mtime_ms: int) -> None:
+        self.storage.set_mtime_ms(mtime_ms)
+
     # -- scans --
 
     def headers(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, BatchHeader]]:

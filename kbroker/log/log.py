@@ -27,7 +27,7 @@ from wire.records import BatchHeader, iter_batches, set_base_offset, set_partiti
 from .checkpoint import OffsetCheckpoint
 from .config import LogConfig
 from .epoch_cache import LeaderEpochFileCache
-from .errors import LogClosedError, OffsetOutOfRange
+from .errors import LogClosedError, LogWriteError, OffsetOutOfRange
 from .flusher import BackgroundFlusher
 from .loader import (
     CLEAN_SHUTDOWN_FILE,
@@ -124,6 +124,7 @@ class Log:
         self.leader_epoch_cache = leader_epoch_cache
         self._log_start_checkpoint = log_start_checkpoint
         self._closed = False
+        self._write_error: str | None = None  # set while appends fail (logged once)
         self.had_clean_shutdown = True
         self.recovered_bytes = 0
         self.bytes_read = 0
@@ -296,16 +297,22 @@ class Log:
                 return AppendInfo(first, last, timestamp, last, timestamp if log_append_time else -1,
                                   self._log_start_offset, duplicate=True)
 
-        segment = self._segments.active
-        if segment.should_roll(incoming_bytes=len(buf), largest_offset=last_offset, now_ms=now_ms):
-            segment = self.roll()
-        latest_epoch = self.leader_epoch_cache.latest_epoch
-        if leader_epoch >= 0 and (latest_epoch is None or leader_epoch > latest_epoch):
-            # Older epochs are the caller's to fence (FENCED_LEADER_EPOCH); they would only cut the cache.
-            self.leader_epoch_cache.assign(leader_epoch, first_offset)
-        segment.append(
-            buf, largest_offset=last_offset, largest_timestamp=max_timestamp, offset_of_max_timestamp=offset_of_max
-        )
+        try:
+            segment = self._segments.active
+            if segment.should_roll(incoming_bytes=len(buf), largest_offset=last_offset, now_ms=now_ms):
+                segment = self.roll()
+            latest_epoch = self.leader_epoch_cache.latest_epoch
+            if leader_epoch >= 0 and (latest_epoch is None or leader_epoch > latest_epoch):
+                # Older epochs are the caller's to fence (FENCED_LEADER_EPOCH); they would only cut the cache.
+                self.leader_epoch_cache.assign(leader_epoch, first_offset)
+            segment.append(
+                buf, largest_offset=last_offset, largest_timestamp=max_timestamp, offset_of_max_timestamp=offset_of_max
+            )
+        except OSError as exc:
+            raise self._write_failed(exc) from exc
+        if self._write_error is not None:
+            log.warning("%s: writes succeed again after %s", self.name, self._write_error)
+            self._write_error = None
         if segment.first_append_ms is None:
             segment.first_append_ms = now_ms
         self._log_end_offset = next_offset
@@ -328,6 +335,18 @@ class Log:
             now_ms if log_append_time else -1,
             self._log_start_offset,
         )
+
+    def _write_failed(self, exc: OSError) -> LogWriteError:
+        """The error an append that could not write raises; logged once until a write succeeds again (a full
+        disk fails every produce, and each would otherwise log its own traceback)."""
+        error = f"{type(exc).__name__}: {exc}"
+        if self._write_error is None:
+            log.error("%s: cannot write to the log (%s); appends answer KAFKA_STORAGE_ERROR until a write succeeds",
+                      self.name, error)
+            self._write_error = error
+        else:
+            log.debug("%s: append failed again: %s", self.name, error)
+        return LogWriteError(f"{self.name}: {error}")
 
     def _analyze_producers(
         self,

@@ -236,13 +236,21 @@ class LogSegment:
         self._ensure_indexes()
         self.offset_index.relative(largest_offset)  # refuse offsets the index could not hold
         current = self._max_timestamp()
-        position = self.log.append(records)
+        position = self.log.append(records)  # a failed write takes back what part of it got written
         if largest_timestamp > current.timestamp:
             self._max = TimestampOffset(largest_timestamp, offset_of_max_timestamp)
         if self._bytes_since_last_index_entry > self.config.index_interval_bytes:
-            self.offset_index.append(largest_offset, position)
-            best = self._max_timestamp()
-            self.time_index.maybe_append(best.timestamp, best.offset)
+            try:
+                self.offset_index.append(largest_offset, position)
+                best = self._max_timestamp()
+                self.time_index.maybe_append(best.timestamp, best.offset)
+            except OSError:
+                # the records are written but an index entry is not: take the records back too, so that the
+                # caller's failed append leaves nothing behind (offsets stay unassigned, the log ends on a batch)
+                self.offset_index.truncate_to(largest_offset)
+                self.log.truncate_to(position)
+                self._max = current
+                raise
             self._bytes_since_last_index_entry = 0
         self._bytes_since_last_index_entry += len(records)
 

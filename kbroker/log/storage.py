@@ -40,6 +40,10 @@ class Storage(Protocol):
 
     def mtime_ms(self) -> int: ...
 
+    def set_mtime_ms(self, mtime_ms: int) -> None:
+        """Set the modification time (the cleaner gives a cleaned copy its original's: retention may judge by it)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -135,6 +139,10 @@ class FileStorage:
 
     def mtime_ms(self) -> int:
         return int(os.fstat(self._fd).st_mtime * 1000)
+
+    def set_mtime_ms(self, mtime_ms: int) -> None:
+        # half a millisecond in, so that reading it back through the float st_mtime gives the same millisecond
+        os.utime(self._fd, ns=(time.time_ns(), mtime_ms * 1_000_000 + 500_000))
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -269,6 +277,9 @@ class MemoryStorage:
 
     def mtime_ms(self) -> int:
         return self._mtime_ms
+
+    def set_mtime_ms(self, mtime_ms: int) -> None:
+        self._mtime_ms = mtime_ms
 
     def close(self) -> None:
         pass

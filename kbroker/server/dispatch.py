@@ -1,7 +1,8 @@
 """From a request frame to a response frame: header, version check, decode, handler, encode.
 
-Anything wrong with the frame itself ends in `CloseConnection`; a handler's own failure too, since a broken
-answer is worse than none. Kafka closes the connection for an unknown API key or an unsupported version of
+Anything wrong with the frame itself ends in `CloseConnection`. A handler's own failure is answered as Kafka
+answers it, UNKNOWN_SERVER_ERROR in every entry of the response (kbroker.faults.error_answer), and the
+connection stays open; only an API with nowhere to put an error code closes it. Kafka closes the connection for an unknown API key or an unsupported version of
 any API but ApiVersions, which instead answers UNSUPPORTED_VERSION in v0 so that the client can retry lower.
 
 Two optional hooks live on the broker object: `broker.faults` (kbroker.faults: injected errors, delays,
@@ -17,7 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from kbroker.faults import DropConnection, run_with_faults
+from kbroker.faults import DropConnection, error_answer, run_with_faults
 from kbroker.handlers import REGISTRY
 from kbroker.server.context import CloseConnection, RequestContext
 from wire.codec import (
@@ -44,6 +45,24 @@ class _Outcome:
     request: Any = None
     response: dict | None = None
     mute_seconds: float = 0.0
+
+
+_failures_logged: set[tuple[str, type, str]] = set()
+
+
+def _log_failure(api: str, version: int, exc: Exception) -> None:
+    """A traceback the first time a handler fails in a given way; one line without it each time after."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb is not None else ""
+    key = (api, type(exc), where)
+    if key in _failures_logged:
+        log.error("%s v%d failed again: %r (answered UNKNOWN_SERVER_ERROR)", api, version, exc)
+        return
+    if len(_failures_logged) < 1000:
+        _failures_logged.add(key)
+    log.error("%s v%d failed (answered UNKNOWN_SERVER_ERROR)", api, version, exc_info=exc)
 
 
 def supported_api_versions() -> list[dict]:
@@ -111,8 +130,6 @@ async def _serve(frame: bytes, broker, client_host: str, connection_id: int, out
     try:
         if plan:
             response = await run_with_faults(plan, faults, entry.handle, ctx, request)
-            if plan.throttle is not None and response is not None:
-                outcome.mute_seconds = plan.throttle.throttle_ms / 1000
         else:
             response = await entry.handle(ctx, request)
     except DropConnection as exc:
@@ -120,11 +137,19 @@ async def _serve(frame: bytes, broker, client_host: str, connection_id: int, out
     except CloseConnection:
         raise
     except Exception as exc:
-        log.exception("%s v%d failed", entry.name, header.api_version)
-        raise CloseConnection(f"{entry.name} handler failed: {exc}") from exc
+        _log_failure(entry.name, header.api_version, exc)
+        try:
+            response = await error_answer(ctx, request, ErrorCode.UNKNOWN_SERVER_ERROR)
+        except DropConnection as drop:
+            raise CloseConnection(f"{entry.name} handler failed: {exc!r} ({drop})") from exc
     outcome.response = response
     if response is None:
         return None
+    # KIP-219: a throttled answer (a quota, or an injected throttle) goes out at once and its connection is then
+    # muted for the throttle time, so that a client ignoring throttle_time_ms is slowed all the same
+    throttle_ms = response.get("throttle_time_ms") or 0
+    if throttle_ms > 0:
+        outcome.mute_seconds = throttle_ms / 1000
     try:
         return _frame(header.api_key, header.api_version, header.correlation_id, response)
     except Exception as exc:

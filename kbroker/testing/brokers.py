@@ -16,6 +16,7 @@ import itertools
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -33,7 +34,7 @@ from kbroker.testing.client import KafkaRequestError, Message, WireClient, entri
 from wire.errors import ErrorCode
 
 READY = re.compile(r"kbroker ready: listening on [^ ]+:(\d+)")
-CONTROL = re.compile(r"kbroker control: (http://\S+)")
+CONTROL = re.compile(r"kbroker control: (http://\S+)(?: \(token ([^)\s]+)\))?")
 METRICS = re.compile(r"kbroker metrics: (http://\S+)")
 MODES = ("inprocess", "subprocess")
 
@@ -136,14 +137,16 @@ class LocalFaults(FaultControl):
 class RemoteFaults(FaultControl):
     """Faults over a broker's control endpoint (`kbroker serve --control-listen`): any broker, any process."""
 
-    def __init__(self, control_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, control_url: str, token: str, timeout: float = 30.0) -> None:
         self.url = control_url.rstrip("/")
+        self.token = token
         self.timeout = timeout
 
     def _http(self, method: str, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {self.token}"})
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                 return json.loads(resp.read() or b"null")
@@ -251,6 +254,11 @@ class InProcessBroker:
         return None if port is None else f"http://{self.host}:{port}"
 
     @property
+    def control_token(self) -> str | None:
+        """What every control request must carry (Authorization: Bearer TOKEN)."""
+        return self.running.control_token if self.running else None
+
+    @property
     def metrics_url(self) -> str | None:
         port = self.running.metrics_port if self.running else None
         return None if port is None else f"http://{self.host}:{port}/metrics"
@@ -335,6 +343,9 @@ class SubprocessBroker:
         self.proc: subprocess.Popen[str] | None = None
         self.output: list[str] = []
         self.control_url: str | None = None
+        self.control_token: str | None = secrets.token_urlsafe(24) if control else None
+        """What every control request must carry (Authorization: Bearer TOKEN); given to the child in its
+        environment, not on its command line."""
         self.metrics_url: str | None = None
         self.start_seconds: float | None = None
 
@@ -354,6 +365,9 @@ class SubprocessBroker:
     def start(self, timeout: float = 20.0) -> "SubprocessBroker":
         began = time.perf_counter()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.pop("KBROKER_CONTROL_TOKEN", None)
+        if self.control_token:
+            env["KBROKER_CONTROL_TOKEN"] = self.control_token
         root = _package_root()
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.output = []
@@ -369,6 +383,8 @@ class SubprocessBroker:
                     continue
                 if m := CONTROL.search(line):
                     self.control_url = m.group(1).rstrip("/")
+                    if m.group(2):  # the broker made one up: it was not given ours
+                        self.control_token = m.group(2)
                 elif m := METRICS.search(line):
                     self.metrics_url = m.group(1)
                 elif m := READY.search(line):
@@ -412,7 +428,8 @@ class SubprocessBroker:
     def faults(self) -> FaultControl:
         if not self.control_url:
             raise RuntimeError("this broker has no control endpoint (control=True)")
-        return RemoteFaults(self.control_url)
+        assert self.control_token is not None
+        return RemoteFaults(self.control_url, self.control_token)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -484,6 +501,11 @@ class KafkaBroker:
     @property
     def control_url(self) -> str | None:
         return self.runner.control_url
+
+    @property
+    def control_token(self) -> str | None:
+        """The token the control endpoint requires: send `Authorization: Bearer TOKEN`."""
+        return self.runner.control_token
 
     @property
     def metrics_url(self) -> str | None:

@@ -15,6 +15,7 @@ that `start()` writes into it with that address. Metrics and the fault-injection
 from __future__ import annotations
 
 import io
+import secrets
 import shlex
 import tarfile
 import time
@@ -46,6 +47,9 @@ class KBrokerContainer(DockerContainer):
         self.metrics = metrics
         self.control = control
         self.in_memory = in_memory
+        self.control_token = secrets.token_urlsafe(24) if control else None
+        if self.control_token:
+            self.with_env("KBROKER_CONTROL_TOKEN", self.control_token)
         ports = [KAFKA_PORT] + ([METRICS_PORT] if metrics else []) + ([CONTROL_PORT] if control else [])
         self.with_exposed_ports(*ports)
         # replace the image's entrypoint: wait for the start script that knows the mapped port
@@ -73,7 +77,8 @@ class KBrokerContainer(DockerContainer):
 
     @property
     def faults(self) -> RemoteFaults:
-        return RemoteFaults(self.control_url())
+        assert self.control_token is not None
+        return RemoteFaults(self.control_url(), self.control_token)
 
     # -- lifecycle
 

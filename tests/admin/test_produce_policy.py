@@ -48,7 +48,7 @@ def test_timestamp_bounds() -> None:
     future = batch((b"k", b"v", NOW + 2 * 3_600_000))
     with pytest.raises(KafkaError) as info:
         run(future, policy())
-    assert info.value.code == ErrorCode.INVALID_TIMESTAMP and "out of range" in info.value.message
+    assert info.value.code == ErrorCode.INVALID_TIMESTAMP and "out of range" in info.value.record_errors[0][1]
     old = batch((b"k", b"v", NOW), (b"k", b"v", NOW - 120_000))
     run(old, policy())  # no lower bound by default
     with pytest.raises(KafkaError) as info:
@@ -62,7 +62,11 @@ def test_compacted_topics_need_keys() -> None:
     with pytest.raises(KafkaError) as info:
         run(batch((b"k", b"v", NOW), (None, b"v", NOW)), policy(compacted=True))
     assert info.value.code == ErrorCode.INVALID_RECORD
-    assert info.value.message == "Compacted topic cannot accept message without key in topic partition t-0."
+    assert info.value.record_errors == [(1, "Compacted topic cannot accept message without key in topic partition t-0.")]
+    assert info.value.message == (
+        "One or more records have been rejected due to 1 record errors in total, and only showing the first three "
+        "errors at most: [RecordError(batchIndex=1, message='Compacted topic cannot accept message without key in "
+        "topic partition t-0.')]")
 
 
 @pytest.mark.parametrize("source,target", [(0, 4), (1, 0), (3, 2), (4, 4)])
@@ -151,3 +155,46 @@ def test_recompression_uses_the_topic_compression_level(raw: RawClient, codec: i
     assert payloads[0] != payloads[1]
     if codec == 1:  # gzip's XFL byte says which: 4 fastest (level 1), 2 best (level 9)
         assert (payloads[0][8], payloads[1][8]) == (4, 2)
+
+
+def _alter(raw: RawClient, resource_type: int, name: str, key: str, value: str | None) -> None:
+    body = {"resources": [{"resource_type": resource_type, "resource_name": name,
+                           "configs": [{"name": key, "config_operation": 0 if value is not None else 1,
+                                        "value": value}]}], "validate_only": False}
+    [result] = raw.request(44, 1, body)["responses"]
+    assert result["error_code"] == 0, result
+
+
+def test_policy_follows_config_changes(raw: RawClient) -> None:
+    """The policy is cached per topic between requests: a change of the topic's or the broker's configs applies
+    to the very next Produce."""
+    now = int(time.time() * 1000)
+    topic = unique("policy-changes")
+    create_topic(raw, topic)
+    keyless = batch((None, b"v", now))
+    assert produce(raw, topic, 0, keyless)["error_code"] == 0
+    _alter(raw, 2, topic, "cleanup.policy", "compact")
+    assert produce(raw, topic, 0, keyless)["error_code"] == ErrorCode.INVALID_RECORD
+    _alter(raw, 2, topic, "cleanup.policy", None)
+    assert produce(raw, topic, 0, keyless)["error_code"] == 0
+
+    ahead = batch((b"k", b"v", now + 600_000))  # ten minutes ahead: within the default bound of an hour
+    assert produce(raw, topic, 0, ahead)["error_code"] == 0
+    _alter(raw, 4, "", "log.message.timestamp.after.max.ms", "60000")  # the cluster-wide broker default
+    try:
+        assert produce(raw, topic, 0, ahead)["error_code"] == ErrorCode.INVALID_TIMESTAMP
+    finally:
+        _alter(raw, 4, "", "log.message.timestamp.after.max.ms", None)
+    assert produce(raw, topic, 0, ahead)["error_code"] == 0
+
+
+def test_timestamp_bounds_read_the_records_when_the_header_cannot_be_trusted() -> None:
+    # sarama 1.22 leaves maxTimestamp at -1: the upper bound is checked against the records' timestamps
+    late = build_batch([Record(0, 0, b"k", b"v"), Record(1, 2 * 3_600_000, b"k", b"v")], base_timestamp=NOW,
+                       max_timestamp=-1)
+    with pytest.raises(KafkaError) as info:
+        run(late, policy())
+    assert info.value.code == ErrorCode.INVALID_TIMESTAMP
+    # records without timestamps (librdkafka given -1: maxTimestamp 0 over records of -1) are not bounded
+    untimed = build_batch([Record(i, 0, b"k", b"v") for i in range(3)], base_timestamp=-1, max_timestamp=0)
+    run(untimed, policy(before_max_ms=60_000))

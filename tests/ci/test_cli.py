@@ -16,13 +16,15 @@ def test_json_logs_and_http_listeners(tmp_path) -> None:
     b = SubprocessBroker(None, "--log-format", "json", "--log-level", "debug", control=True, metrics=True).start()
     try:
         assert b.control_url and b.metrics_url
-        with urllib.request.urlopen(b.control_url + "/health", timeout=10) as resp:
+        auth = {"Authorization": f"Bearer {b.control_token}"}
+        with urllib.request.urlopen(urllib.request.Request(b.control_url + "/health", headers=auth),
+                                    timeout=10) as resp:
             assert json.loads(resp.read())["bootstrap"] == b.bootstrap
         with urllib.request.urlopen(b.metrics_url, timeout=10) as resp:
             assert resp.headers["Content-Type"].startswith("text/plain")
             assert b"kbroker_connections_active" in resp.read()
         with urllib.request.urlopen(urllib.request.Request(
-                b.control_url + "/faults", method="POST",
+                b.control_url + "/faults", method="POST", headers=auth,
                 data=json.dumps({"kind": "delay", "api": "Metadata", "delay_ms": 5}).encode()), timeout=10) as resp:
             assert resp.status == 201
     finally:
@@ -57,7 +59,9 @@ def test_one_address_serves_both() -> None:
         assert b.control_url == f"http://127.0.0.1:{port}"
         with urllib.request.urlopen(b.metrics_url, timeout=10) as resp:
             assert b"kbroker_build_info" in resp.read()
-        with urllib.request.urlopen(b.control_url + "/faults", timeout=10) as resp:
+        assert b.control_token  # printed by the broker, which was given none
+        with urllib.request.urlopen(urllib.request.Request(
+                b.control_url + "/faults", headers={"Authorization": f"Bearer {b.control_token}"}), timeout=10) as resp:
             assert json.loads(resp.read()) == []
     finally:
         b.stop()

@@ -265,7 +265,8 @@ def test_control_endpoint_over_http(kafka_broker: KafkaBroker) -> None:
 
     def http(method: str, path: str, body: Any = None) -> tuple[int, Any]:
         data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(kafka_broker.control_url + path, data=data, method=method)
+        req = urllib.request.Request(kafka_broker.control_url + path, data=data, method=method,
+                                     headers={"Authorization": f"Bearer {kafka_broker.control_token}"})
         try:
             with urllib.request.urlopen(req, timeout=10) as resp:
                 return resp.status, json.loads(resp.read())

@@ -139,3 +139,27 @@ def test_deleted_topic_metrics_disappear(kafka_broker: KafkaBroker) -> None:
     kafka_broker.create_topic(topic)  # the same name again starts from zero
     kafka_broker.produce(topic, [b"three"])
     assert value(kafka_broker.metrics_text(), "kbroker_topic_messages_in_total", topic=topic) == 1
+
+@pytest.mark.kafka_broker(metrics=True)
+def test_request_counters_and_latency_histogram(kafka_broker: KafkaBroker) -> None:
+    """Per-request counters are kept as plain numbers and exported at scrape time: exact counts per API and
+    version, a cumulative histogram whose +Inf bucket is the count, and bytes per API."""
+    from kbroker.testing import WireClient
+
+    before = samples(kafka_broker.metrics_text(), "kbroker_requests_total")
+    with WireClient(kafka_broker.bootstrap) as client:
+        for _ in range(7):
+            client.request(3, 9, {"topics": [], "allow_auto_topic_creation": False,
+                                  "include_topic_authorized_operations": False})
+    text = kafka_broker.metrics_text()
+    key = (("api", "Metadata"), ("version", "9"))
+    assert samples(text, "kbroker_requests_total")[key] - before.get(key, 0) == 7
+    count = value(text, "kbroker_request_duration_seconds_count", api="Metadata", version="9")
+    assert count == samples(text, "kbroker_requests_total")[key]
+    buckets = sorted((float(dict(k)["le"]), v) for k, v in samples(text, "kbroker_request_duration_seconds_bucket").items()
+                     if ("api", "Metadata") in k and ("version", "9") in k)
+    assert len(buckets) == 16 and buckets[-1] == (float("inf"), count)
+    assert all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:]))  # cumulative
+    assert value(text, "kbroker_request_duration_seconds_sum", api="Metadata", version="9") > 0
+    assert value(text, "kbroker_request_bytes_total", api="Metadata") >= 7 * 12
+    assert value(text, "kbroker_response_bytes_total", api="Metadata") > 0

@@ -353,3 +353,20 @@ def test_active_in_memory_segment_is_not_copied_on_the_event_loop(monkeypatch: p
     stats, _ = clean(log)
     assert stats is not None and stats.segments > 0
     assert not [size for size in reads if size >= active], reads
+
+
+def test_a_cleaned_segment_keeps_its_modification_time(directory) -> None:  # type: ignore[no-untyped-def]
+    """Retention judges a segment whose records have no timestamp by its file's modification time; the cleaner
+    keeps it (Kafka's cleaner does too), or untimed records of a compact,delete topic would never expire: every
+    pass would make their segments new again."""
+    log = open_log(directory)
+    for i in range(200):
+        append(log, keyed_batch([(b"k%d" % (i % 7), b"v%d" % i)], timestamp=-1))
+    log.roll()
+    old = [(s.base_offset, s.largest_timestamp) for s in log.log_segments][:-1]
+    assert old and all(ts > 0 for _, ts in old)  # no record timestamp: the file time stands in
+    time.sleep(0.05)
+    stats, _ = clean(log)
+    assert stats is not None and stats.segments > 0
+    after = {s.base_offset: s.largest_timestamp for s in log.log_segments}
+    assert [(base, after[base]) for base, _ in old if base in after] == [(b, t) for b, t in old if b in after]

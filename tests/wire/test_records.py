@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wire.record_timestamps import records_max_timestamp
 from wire.records import (
     CONTROL_ABORT,
     CONTROL_COMMIT,
@@ -31,7 +32,6 @@ from wire.records import (
     parse_header,
     read_control_record,
     read_varint,
-    records_max_timestamp,
     set_base_offset,
     set_log_append_time,
     set_max_timestamp,
@@ -546,3 +546,4 @@ def test_decode_skips_crc_check_on_request() -> None:
     with pytest.raises(CorruptRecordError):
         decode_records(buf)
     assert len(decode_records(buf, verify_crc=False)) == 3
+
