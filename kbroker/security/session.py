@@ -55,6 +55,16 @@ class ConnectionAuth:
         self.expires_at: float | None = None
         self.reauthenticating = False
         self.token_authenticated = False
+        self._after: Answer | None = None
+
+    def take_after_send(self) -> Answer | None:
+        """The last SASL answer when it asks for a delay or a close after it is sent (read once)."""
+        after, self._after = self._after, None
+        return after if after is not None and (after.close_after or after.delay_s > 0) else None
+
+    def _note(self, answer: Answer) -> Answer:
+        self._after = answer
+        return answer
 
     # -- the gate in front of every request
 
@@ -85,11 +95,12 @@ class ConnectionAuth:
         if self.state == "complete":
             # KIP-368: a SaslHandshake on an authenticated SASL connection starts a re-authentication
             if version == 0 or mechanism != self.mechanism:
-                return Answer({"error_code": ErrorCode.ILLEGAL_SASL_STATE, "mechanisms": enabled}, close_after=True)
+                return self._note(Answer({"error_code": ErrorCode.ILLEGAL_SASL_STATE, "mechanisms": enabled},
+                                         close_after=True))
             self.reauthenticating = True
         elif mechanism not in enabled:
-            return Answer({"error_code": ErrorCode.UNSUPPORTED_SASL_MECHANISM, "mechanisms": enabled},
-                          close_after=True)
+            return self._note(Answer({"error_code": ErrorCode.UNSUPPORTED_SASL_MECHANISM, "mechanisms": enabled},
+                                     close_after=True))
         self.mechanism = mechanism
         self._server = self.sasl.server(mechanism, self._scram, self._tokens)
         self.state = "authenticate"
@@ -112,10 +123,10 @@ class ConnectionAuth:
                 self._complete()
         except SaslFailure as exc:
             self.state = "failed"
-            return Answer({"error_code": ErrorCode.SASL_AUTHENTICATION_FAILED,
+            return self._note(Answer({"error_code": ErrorCode.SASL_AUTHENTICATION_FAILED,
                            "error_message": exc.client_message(self.mechanism, self.reauthenticating),
                            "auth_bytes": b"", "session_lifetime_ms": 0},
-                          close_after=True, delay_s=self.sasl.failure_delay_ms / 1000)
+                          close_after=True, delay_s=self.sasl.failure_delay_ms / 1000))
         lifetime = self._lifetime_ms if self.state == "complete" else 0
         return Answer({"error_code": ErrorCode.NONE, "error_message": None, "auth_bytes": challenge,
                        "session_lifetime_ms": lifetime if version >= 1 else 0})
