@@ -89,6 +89,7 @@ class ScramServer:
         self._client_first_bare = ""
         self._server_first = ""
         self._nonce_full = ""
+        self._client_nonce = ""
         self._credential: ScramCredential | None = None
         self.complete = False
         self.authorization_id: str | None = None
@@ -138,7 +139,8 @@ class ScramServer:
         self._credential = credential
         self._gs2 = m.group("gs2")
         self._client_first_bare = m.group("bare")
-        self._nonce_full = m.group("nonce") + self._nonce()
+        self._client_nonce = m.group("nonce")
+        self._nonce_full = self._client_nonce + self._nonce()
         self._server_first = (f"r={self._nonce_full},s={base64.b64encode(credential.salt).decode()},"
                               f"i={credential.iterations}")
         self._state = "final"
@@ -149,7 +151,9 @@ class ScramServer:
         m = _CLIENT_FINAL.match(text)
         if not m:
             raise SaslFailure(f"Invalid SCRAM client final message format: {text}")
-        if m.group("nonce") != self._nonce_full:
+        if m.group("nonce") not in (self._nonce_full, self._client_nonce + self._nonce_full):
+            # the second form is librdkafka before 2.6.1 (client nonce sent twice, librdkafka#4895), which
+            # Kafka 3.8.1-3.9 accepted and kcat builds still use; it still carries the server's nonce
             raise SaslFailure("Invalid client nonce in the final client message.")
         if _b64decode(m.group("channel")) != self._gs2.encode():
             raise SaslFailure("Invalid channel binding in the final client message.")

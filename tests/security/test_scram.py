@@ -122,3 +122,20 @@ def test_token_auth_uses_token_lookup():
     with pytest.raises(SaslFailure, match="Invalid tokenId : tok2"):
         ScramServer("SCRAM-SHA-256", lambda m, u: None, tokens=lambda m, t: None).evaluate(
             b"n,,n=tok2,r=abc,tokenauth=true")
+
+
+def test_librdkafka_doubled_client_nonce_is_accepted():
+    """librdkafka < 2.6.1 repeats the client nonce before the server's (librdkafka#4895); the proof is computed over
+    what it sent, and a nonce without the server's part is still refused."""
+    cred = ScramCredential.from_password("SCRAM-SHA-256", "pencil", RFC_SALT, 4096)
+    server = ScramServer("SCRAM-SHA-256", lambda m, u: cred, nonce=lambda: "SERVER")
+    first_bare = "n=user,r=CLIENT"
+    server_first = server.evaluate(f"n,,{first_bare}".encode()).decode()
+    without_proof = "c=biws,r=CLIENTCLIENTSERVER"
+    auth = f"{first_bare},{server_first},{without_proof}".encode()
+    proof = base64.b64encode(_client_proof("SCRAM-SHA-256", "pencil", RFC_SALT, 4096, auth)).decode()
+    assert server.evaluate(f"{without_proof},p={proof}".encode()).startswith(b"v=")
+    s2 = ScramServer("SCRAM-SHA-256", lambda m, u: cred, nonce=lambda: "SERVER")
+    s2.evaluate(b"n,,n=user,r=CLIENT")
+    with pytest.raises(SaslFailure, match="nonce"):
+        s2.evaluate(f"c=biws,r=CLIENTCLIENT,p={proof}".encode())
