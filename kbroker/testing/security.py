@@ -129,3 +129,51 @@ def bootstrap(kafka: Any, listener: str) -> str:
     """host:port of a listener of a broker started in-process (KafkaBroker.start) or a Running."""
     running = getattr(getattr(kafka, "runner", kafka), "running", kafka)
     return running.bootstrap_for(listener)
+
+
+class SecureBroker:
+    """A running secured broker and its client settings (what the `kafka_secure_broker` fixture yields):
+    `confluent(listener, mechanism, user)`, `kafka_python(...)`, `aiokafka(...)`, `kcat_args(...)`, `mtls()`,
+    `bootstrap(listener)`; `kafka` is the KafkaBroker handle, `setup` the SecureSetup (CA, users)."""
+
+    def __init__(self, setup: SecureSetup, kafka: Any) -> None:
+        self.setup, self.kafka = setup, kafka
+
+    def bootstrap(self, listener: str) -> str:
+        return bootstrap(self.kafka, listener)
+
+    def confluent(self, listener: str = "SASL_SSL", mechanism: str | None = None, user: str | None = None,
+                  password: str | None = None, **extra: Any) -> dict[str, Any]:
+        return self.setup.confluent(self.kafka, listener, mechanism, user, password, **extra)
+
+    def mtls(self, **extra: Any) -> dict[str, Any]:
+        return self.setup.mtls(self.kafka, **extra)
+
+    def kafka_python(self, listener: str = "SASL_SSL", mechanism: str | None = None, user: str | None = None,
+                     password: str | None = None) -> dict[str, Any]:
+        return self.setup.kafka_python(self.kafka, listener, mechanism, user, password)
+
+    def aiokafka(self, listener: str = "SASL_SSL", mechanism: str | None = None, user: str | None = None,
+                 password: str | None = None) -> dict[str, Any]:
+        return self.setup.aiokafka(self.kafka, listener, mechanism, user, password)
+
+    def kcat_args(self, listener: str = "SASL_SSL", mechanism: str | None = None, user: str | None = None,
+                  password: str | None = None, mtls: bool = False) -> list[str]:
+        return self.setup.kcat_args(self.kafka, listener, mechanism, user, password, mtls)
+
+    @classmethod
+    def start(cls, directory: Path, *, users: dict[str, str] | None = None, config: dict[str, Any] | None = None,
+              **kw: Any) -> "SecureBroker":
+        from kbroker.testing import KafkaBroker
+        setup = SecureSetup(directory, users or {"alice": "alice-secret", "bob": "bob-secret"})
+        kafka = KafkaBroker.start(config={**setup.broker_config(), **{k: str(v) for k, v in (config or {}).items()}},
+                                  **kw)
+        try:
+            setup.create_scram_users(kafka)
+        except BaseException:
+            kafka.stop()
+            raise
+        return cls(setup, kafka)
+
+    def stop(self) -> None:
+        self.kafka.stop()
