@@ -37,3 +37,18 @@ def authorized_ops(ctx: RequestContext, resource_type: ResourceType, name: str) 
     if authorizer is None:
         return sum(1 << int(op) for op in SUPPORTED_OPERATIONS.get(resource_type, ()))
     return authorizer.authorized_operations(ctx.principal, ctx.client_host, resource_type, name)
+
+
+# DescribeConfigs / AlterConfigs resource types: topic 2, broker 4, broker logger 8, group 32 (client metrics 16
+# and others need the cluster too)
+_CONFIG_RESOURCES = {2: (ResourceType.TOPIC, "TOPIC_AUTHORIZATION_FAILED"),
+                     32: (ResourceType.GROUP, "GROUP_AUTHORIZATION_FAILED")}
+
+
+def config_resource_error(ctx: RequestContext, operation: Operation, resource_type: int, name: str) -> int | None:
+    """Kafka's check for a config resource: `operation` (DESCRIBE_CONFIGS / ALTER_CONFIGS) on the topic or group,
+    on the cluster for anything else; the error code when denied."""
+    from wire.errors import ErrorCode
+    kind, error = _CONFIG_RESOURCES.get(resource_type, (ResourceType.CLUSTER, "CLUSTER_AUTHORIZATION_FAILED"))
+    target = CLUSTER_NAME if kind == ResourceType.CLUSTER else name
+    return None if allowed(ctx, operation, kind, target) else int(getattr(ErrorCode, error))

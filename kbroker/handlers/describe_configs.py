@@ -14,7 +14,7 @@ from kbroker.coordinator import group_configs
 from kbroker.telemetry import configs as client_metrics
 from kbroker.handlers._configs import BROKER, BROKER_LOGGER, CLIENT_METRICS, GROUP, TOPIC, broker_id_of, describe_loggers
 from kbroker.metadata import validate_topic_name
-from kbroker.handlers._authz import Operation, ResourceType, allowed
+from kbroker.handlers._authz import Operation, config_resource_error
 from kbroker.server.context import RequestContext
 from kbroker.topic_config import describe_topic
 from wire.errors import ErrorCode, KafkaError
@@ -55,22 +55,6 @@ def _configs(ctx: RequestContext, rtype: int, name: str, keys: list[str] | None,
     raise KafkaError(ErrorCode.INVALID_REQUEST, f"Unsupported resource type: {rtype}")
 
 
-_AUTHZ = {2: (ResourceType.TOPIC, ErrorCode.TOPIC_AUTHORIZATION_FAILED),
-          4: (ResourceType.CLUSTER, ErrorCode.CLUSTER_AUTHORIZATION_FAILED),
-          8: (ResourceType.CLUSTER, ErrorCode.CLUSTER_AUTHORIZATION_FAILED),
-          32: (ResourceType.GROUP, ErrorCode.GROUP_AUTHORIZATION_FAILED)}
-
-
-def _denied(ctx: RequestContext, resource_type: int, name: str) -> tuple[int, str] | None:
-    """Kafka: DESCRIBE_CONFIGS on the topic, on the cluster for a broker or broker logger, on the group."""
-    if resource_type not in _AUTHZ:
-        return None
-    kind, error = _AUTHZ[resource_type]
-    if allowed(ctx, Operation.DESCRIBE_CONFIGS, kind, name if kind != ResourceType.CLUSTER else "kafka-cluster"):
-        return None
-    return int(error), None  # type: ignore[return-value]
-
-
 async def handle(ctx: RequestContext, request: dict) -> dict:
     version = ctx.version
     synonyms = bool(request.get("include_synonyms")) and version >= 1
@@ -79,9 +63,10 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
     for resource in request["resources"]:
         entry = {"error_code": 0, "error_message": None, "resource_type": resource["resource_type"],
                  "resource_name": resource["resource_name"], "configs": []}
-        denied = _denied(ctx, resource["resource_type"], resource["resource_name"])
+        denied = config_resource_error(ctx, Operation.DESCRIBE_CONFIGS, resource["resource_type"],
+                                       resource["resource_name"])
         if denied is not None:
-            entry["error_code"], entry["error_message"] = denied
+            entry["error_code"] = denied
             results.append(entry)
             continue
         try:

@@ -172,3 +172,28 @@ def test_idempotent_producer_needs_idempotent_write_or_topic_write(kafka):
     assert wire.request(22, 4, body)["error_code"] == KafkaError.CLUSTER_AUTHORIZATION_FAILED
     set_acls(kafka, allow(RT.TOPIC, "idem", Op.WRITE))
     assert wire.request(22, 4, body)["error_code"] == 0
+
+
+def test_more_apis_checked(kafka):
+    make_topics(kafka, "secret")
+    set_acls(kafka, allow(RT.TOPIC, "other", Op.ALL))  # nothing on "secret"
+    wire = kafka.wire()
+    TAF = KafkaError.TOPIC_AUTHORIZATION_FAILED
+    cp = wire.request(37, 3, {"topics": [{"name": "secret", "count": 2, "assignments": None}], "timeout_ms": 5000,
+                              "validate_only": False})
+    assert cp["results"][0]["error_code"] == TAF
+    dr = wire.request(21, 2, {"topics": [{"name": "secret", "partitions": [{"partition_index": 0, "offset": 0}]}],
+                              "timeout_ms": 5000})
+    assert dr["topics"][0]["partitions"][0]["error_code"] == TAF
+    ac = wire.request(44, 1, {"resources": [{"resource_type": 2, "resource_name": "secret", "configs": [
+        {"name": "retention.ms", "config_operation": 0, "value": "1000"}]}], "validate_only": False})
+    assert ac["responses"][0]["error_code"] == TAF
+    dtp = wire.request(75, 0, {"topics": [], "response_partition_limit": 100, "cursor": None})
+    assert all(t["name"] != "secret" for t in dtp["topics"])
+    dtp = wire.request(75, 0, {"topics": [{"name": "secret"}], "response_partition_limit": 100, "cursor": None})
+    assert dtp["topics"][0]["error_code"] == TAF
+    ofe = wire.request(23, 4, {"replica_id": -1, "topics": [{"topic": "secret", "partitions": [
+        {"partition": 0, "current_leader_epoch": -1, "leader_epoch": 0}]}]})
+    assert ofe["topics"][0]["partitions"][0]["error_code"] == TAF
+    dt = wire.request(65, 0, {"transactional_ids": ["tx"]})
+    assert dt["transaction_states"][0]["error_code"] == KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
