@@ -81,3 +81,20 @@ def test_issue_server_properties(served):
     assert configs["listeners"].value.startswith("PLAINTEXT://127.0.0.1:")
     assert configs["listener.security.protocol.map"].value == \
         "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL"
+
+
+@pytest.mark.parametrize("line,message", [
+    ("listeners=SSL://127.0.0.1:0\nssl.keystore.type=JKS\nssl.keystore.location=/nonexistent.jks",
+     "ssl.keystore.type=JKS is not supported"),
+    ("listeners=SASL_PLAINTEXT://127.0.0.1:0\nsasl.enabled.mechanisms=GSSAPI", "none of sasl.enabled.mechanisms"),
+    ("listeners=FOO://127.0.0.1:0", "No security protocol defined for listener FOO"),
+    ("authorizer.class.name=com.example.MyAuthorizer", "is not supported"),
+])
+def test_bad_security_settings_stop_the_start_clearly(tmp_path, line, message):
+    import subprocess
+    import sys
+    props = tmp_path / "server.properties"
+    props.write_text(line + "\n")
+    out = subprocess.run([sys.executable, "-m", "kbroker", "serve", "--in-memory", "--config", str(props)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and message in out.stderr, out.stderr[-2000:]
