@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: run test install install-test bench compat fuzz crash-test clean cluster
+.PHONY: run test install install-test bench compat fuzz crash-test clean cluster cluster-inprocess
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ install-test: $(VENV)/.installed-test
 
 run: install
 	$(VENV)/bin/kbroker serve --listen 127.0.0.1:9092
+
+# Three replicating brokers in one process, no ZooKeeper (127.0.0.1:9092-9094), data in kbroker-cluster-data/.
+cluster-inprocess: install
+	$(VENV)/bin/kbroker cluster --brokers 3 --listen 127.0.0.1:9092 --data-dir kbroker-cluster-data
 
 test: install-test
 	$(PY) -m pytest -q
@@ -47,10 +51,10 @@ crash-test: install-test
 	CRASH_KILLS=$${CRASH_KILLS:-50} $(PY) -m pytest -q -s tests/broker/test_crash_kills.py
 
 clean:
-	rm -rf $(VENV) kbroker-data *.egg-info
+	rm -rf $(VENV) kbroker-data kbroker-cluster-data *.egg-info
 
 # A local ZooKeeper (port 2181) and three brokers (127.0.0.1:9091-9093, node ids 1-3), data and logs under
 # kbroker-cluster/, in the foreground: Ctrl-C stops them all. Needs ZooKeeper installed (apt-get install zookeeper).
 CLUSTER_DIR ?= kbroker-cluster
 cluster: install
-	$(PY) -m kbroker.testing.cluster --data-dir $(CLUSTER_DIR)
+	$(PY) -m kbroker.testing.subprocess_cluster --data-dir $(CLUSTER_DIR)

@@ -13,7 +13,7 @@ import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import anyio
 
@@ -40,6 +40,9 @@ class Settings:
     control_listen: tuple[str, int] | None = None  # serve the fault-injection endpoint over HTTP there
     control_token: str | None = None  # the token the control endpoint requires (None: a new random one)
     metrics: bool = False  # collect metrics even without an HTTP listener (in-process tests read them directly)
+    store_connect: Callable[[], Awaitable[Any]] | None = None
+    """Opens this broker's coordination-store session: the broker is then one of a cluster (kbroker.cluster)."""
+    network: Any = None  # kbroker.cluster.network.Network shared by in-process brokers (fault injection)
 
 
 @dataclass
@@ -72,7 +75,18 @@ async def start_broker(settings: Settings, config: BrokerConfig) -> AsyncIterato
     advertised = Endpoint(host, settings.advertised_port or settings.port)
     broker = Broker(config, data_dir=settings.data_dir, advertised=advertised)
     broker.faults = Faults(broker)  # type: ignore[attr-defined]
+    node = None
+    connect, local = settings.store_connect, False
+    if connect is None and config.static.get("zookeeper.connect"):
+        connect = _zookeeper(config)
+    elif connect is None:  # alone: a cluster of one on this process's own store, kept in the data directory
+        connect, local = _own_store(settings.data_dir), True
     try:
+        if connect is not None:
+            from kbroker.cluster.node import ClusterNode
+
+            node = ClusterNode(broker, connect, settings.network, local=local)
+            await node.open()  # the partitions follow the cluster before anyone is served
         async with anyio.create_task_group() as tg:
             servers = _servers(broker, settings)
             server = next(iter(servers.values()))
@@ -85,6 +99,8 @@ async def start_broker(settings: Settings, config: BrokerConfig) -> AsyncIterato
                 broker.listener_endpoints[name] = _advertise(broker, settings, one.listener, bound, advertised)
             port = server.port
             broker.advertised = broker.listener_endpoints[server.listener.name]
+            if node is not None:
+                await tg.start(node.run)
             await tg.start(broker.run_background)
             await tg.start(group_coordinator(broker).run)
             await tg.start(share_coordinator(broker).run)
@@ -101,7 +117,38 @@ async def start_broker(settings: Settings, config: BrokerConfig) -> AsyncIterato
             finally:
                 tg.cancel_scope.cancel()
     finally:
-        broker.close()
+        if node is not None and not broker.killed:
+            with anyio.CancelScope(shield=True):
+                await node.close()
+        if not broker.killed:  # a killed broker leaves its files as a crash would
+            broker.close()
+
+
+def _own_store(data_dir: Path | None) -> Callable[[], Awaitable[Any]]:
+    from kbroker.cluster.memory_store import MemoryStore
+
+    store = MemoryStore(path=data_dir / "cluster-store.json" if data_dir is not None else None)
+
+    async def connect() -> Any:
+        return store.session()
+    return connect
+
+
+def _zookeeper(config: BrokerConfig) -> Callable[[], Awaitable[Any]]:
+    connect_string = config.static["zookeeper.connect"]
+    timeout = int(config.static.get("zookeeper.session.timeout.ms", 18000))
+
+    async def connect() -> Any:
+        try:
+            from kbroker.cluster import zk_store  # the ZooKeeper backend (kazoo), imported only when asked for
+        except ImportError as exc:
+            raise RuntimeError(f"zookeeper.connect needs the ZooKeeper backend (kbroker.cluster.zk_store and "
+                               f"kazoo): {exc}") from exc
+
+        return await zk_store.connect(connect_string, session_timeout_ms=timeout,
+                                      connection_timeout_ms=int(config.static.get(
+                                          "zookeeper.connection.timeout.ms", timeout)))
+    return connect
 
 
 def _servers(broker: Broker, settings: Settings) -> dict[str, Server]:

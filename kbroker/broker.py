@@ -64,6 +64,10 @@ class Broker:
             scram=lambda: self.metadata.scram)
         """Listeners, TLS, SASL and the authorizer (None unless authorizer.class.name is set)."""
         self.logs = LogManager(data_dir, in_memory=data_dir is None)
+        self.cluster = None
+        """kbroker.cluster.node.ClusterNode when this broker is one of a cluster (set by ClusterNode.open)."""
+        self.killed = False
+        """Set by fault injection to stop without a clean shutdown (no log close)."""
         self.partitions: dict[tuple[str, int], Partition] = {}
         self.topic_deleted_listeners: list[Callable[[str], None]] = []
         """Called with a topic's name once it is deleted (metrics drop its series)."""
@@ -209,6 +213,8 @@ class Broker:
         if validate_only:
             return
         self.metadata.set_configs(name, clean)
+        if self.cluster is not None:
+            self.cluster.store_topic_configs(name, clean)
         self.apply_log_config(info)
         log.info("topic %s configs now %s", name, clean or "{}")
 
@@ -284,6 +290,8 @@ class Broker:
         if not cleanup_policy(info.configs, self.config)[0]:
             raise KafkaError(ErrorCode.POLICY_VIOLATION,
                              f"Records of partition {topic}-{index} can not be deleted due to the configured policy")
+        if not partition.leading:
+            raise KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
         plog = partition.log
         if offset == -1:
             offset = plog.high_watermark
@@ -327,7 +335,9 @@ class Broker:
             raise KafkaError(
                 ErrorCode.INVALID_REPLICATION_FACTOR, "Replication factor must be larger than 0, or -1 to use the default value."
             )
-        if replication_factor > 1:
+        if self.cluster is not None:
+            self.cluster.check_replication_factor(replication_factor)
+        elif replication_factor > 1:
             raise KafkaError(
                 ErrorCode.INVALID_REPLICATION_FACTOR,
                 f"Unable to replicate the partition {replication_factor} time(s): The target replication factor of "
@@ -346,6 +356,15 @@ class Broker:
     def ensure_internal_topic(self, name: str, partitions: int, configs: dict[str, str]) -> int:
         """The partition count of a coordinator's compacted internal topic, created on first use."""
         info = self.metadata.topics.get(name)
+        if info is None and self.cluster is not None:
+            topic_configs = {"cleanup.policy": "compact", **configs}
+            if self.cluster.create_topic_now(name, max(1, partitions), 1, topic_configs) is not None:
+                return self.metadata.topics[name].partitions  # alone: created at once, as before
+            rf_key = ("offsets.topic.replication.factor" if name == "__consumer_offsets"
+                      else "transaction.state.log.replication.factor")
+            self.cluster.spawn(self.cluster.ensure_internal_topic, name, max(1, partitions),
+                               {"cleanup.policy": "compact", **configs}, rf_key)
+            raise KafkaError(ErrorCode.COORDINATOR_NOT_AVAILABLE, f"{name} is being created")
         if info is None:
             info = self.create_topic(name, max(1, partitions), {"cleanup.policy": "compact", **configs})
         return info.partitions
@@ -354,7 +373,7 @@ class Broker:
         partitions, _, configs = self.check_new_topic(name, -1, -1, {})
         return self.create_topic(name, partitions, configs)
 
-    def delete_topic(self, name: str) -> TopicInfo:
+    def check_delete_topic(self, name: str) -> TopicInfo:
         if not self.config["delete.topic.enable"]:
             raise KafkaError(ErrorCode.TOPIC_DELETION_DISABLED)
         info = self.metadata.topics.get(name)
@@ -362,6 +381,10 @@ class Broker:
             raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
         if name in INTERNAL_TOPICS:
             raise KafkaError(ErrorCode.INVALID_REQUEST, f"Cannot delete internal topic {name}")
+        return info
+
+    def delete_topic(self, name: str) -> TopicInfo:
+        info = self.check_delete_topic(name)
         self.metadata.remove_topic(name)
         for index in range(info.partitions):
             self.partitions.pop((name, index), None)

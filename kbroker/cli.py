@@ -69,6 +69,18 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("directory", type=Path, help="a data directory, or one partition's directory in it")
     c.add_argument("--verbose", action="store_true", help="list every partition, not only those with findings")
     c.add_argument("--json", action="store_true", help="print the reports as JSON")
+    c = sub.add_parser("cluster", help="run N brokers in one process, replicating to each other")
+    c.add_argument("--brokers", type=int, default=3, help="how many brokers (default 3); node ids 1..N")
+    c.add_argument("--listen", type=_host_port, default=("127.0.0.1", 9092), metavar="HOST:PORT",
+                   help="the first broker's address; the others listen on PORT+1, PORT+2, ... (port 0: free ports)")
+    c.add_argument("--data-dir", type=Path, help="data directory (one sub-directory per broker; default "
+                   "./kbroker-cluster-data)")
+    c.add_argument("--in-memory", action="store_true", help="keep everything in memory")
+    c.add_argument("--config", type=Path, metavar="FILE", help="a server.properties file for every broker")
+    c.add_argument("--set", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
+                   help="set a server.properties key for every broker (repeatable)")
+    c.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    c.add_argument("--log-format", choices=("text", "json"), default="text")
     return p
 
 
@@ -120,11 +132,35 @@ def setup_logging(level: str, fmt: str = "text") -> None:
     root.setLevel(level.upper())
 
 
+def _cluster(args: argparse.Namespace) -> int:
+    from kbroker.cluster_app import run_cluster
+
+    config = BrokerConfig()
+    try:
+        if args.config:
+            config.load_properties(args.config)
+        config.update(args.set)
+    except (OSError, ValueError) as exc:
+        print(f"kbroker: {exc}", file=sys.stderr)
+        return 2
+    if args.brokers < 1:
+        print("kbroker: --brokers must be at least 1", file=sys.stderr)
+        return 2
+    data_dir = None if args.in_memory else (args.data_dir or Path("./kbroker-cluster-data"))
+    try:
+        anyio.run(run_cluster, args.brokers, args.listen[0], args.listen[1], data_dir, config)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "check-log":
         return check_log(args)
     setup_logging(args.log_level, args.log_format)
+    if args.command == "cluster":
+        return _cluster(args)
     if args.metrics_listen:
         from kbroker.metrics import available
 

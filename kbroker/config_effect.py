@@ -15,12 +15,12 @@ from typing import Iterable
 log = logging.getLogger(__name__)
 
 _GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("kbroker is one process with no replicas to fetch, throttle or elect (the replication work is under way)", (
-        "replica.*", "replication.quota.window.*", "alter.log.dirs.replication.quota.window.*",
+    ("replication details kbroker does not have: one follower fetcher per source broker, no replication "
+     "throttles or quotas, no fetch from followers (KIP-392), no controlled shutdown or eligible leader replicas", (
+        "replica.fetch.min.bytes", "replica.socket.*", "replica.high.watermark.checkpoint.interval.ms",
+        "replica.selector.class", "replication.quota.window.*", "alter.log.dirs.replication.quota.window.*",
         "num.replica.fetchers", "num.replica.alter.log.dirs.threads", "leader.replication.throttled.replicas",
-        "follower.replication.throttled.replicas", "auto.leader.rebalance.enable", "leader.imbalance.*",
-        "eligible.leader.replicas.enable", "unclean.leader.election.enable", "controlled.shutdown.enable",
-        "min.insync.replicas", "offsets.topic.replication.factor", "transaction.state.log.replication.factor",
+        "follower.replication.throttled.replicas", "eligible.leader.replicas.enable", "controlled.shutdown.enable",
         "transaction.state.log.min.isr")),
     ("KRaft: kbroker keeps its cluster metadata itself, with no controller quorum or metadata log", (
         "controller.*", "metadata.log.*", "metadata.max.*", "process.roles", "broker.heartbeat.interval.ms",

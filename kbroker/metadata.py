@@ -14,6 +14,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from wire.errors import ErrorCode, KafkaError
 
@@ -88,6 +89,8 @@ class MetadataStore:
         self.client_metrics: dict[str, dict[str, str]] = {}
         # share groups' ids (kbroker.coordinator.share), so that an empty one outlives a restart
         self.share_groups: list[str] = []
+        # in a cluster, producer ids come from the cluster's blocks (kbroker.cluster.node) instead
+        self.producer_ids: Callable[[], int] | None = None
         if data_dir is not None:
             data_dir.mkdir(parents=True, exist_ok=True)
             self._load_identity(cluster_id)
@@ -151,6 +154,8 @@ class MetadataStore:
     # -- changes
 
     def allocate_producer_id(self, block: int = 1000) -> int:
+        if self.producer_ids is not None:
+            return self.producer_ids()
         if self.next_producer_id >= self.producer_id_block_end:
             self.producer_id_block_end = self.next_producer_id + block
             self.save()

@@ -279,6 +279,10 @@ class _StateCollector:
         info.add_metric([], {"version": __version__, "node_id": str(broker.node_id),
                              "cluster_id": str(getattr(broker.metadata, "cluster_id", "") or "")})
         yield info
+        if getattr(broker, "cluster", None) is not None:  # replication metrics of a cluster member
+            from kbroker.cluster.metrics import families
+
+            yield from families(broker)
 
         lso = GaugeMetricFamily("kbroker_partition_log_start_offset", "First offset of the partition's log.",
                                 labels=["topic", "partition"])

@@ -23,6 +23,8 @@ from wire.errors import ErrorCode, KafkaError
 
 READ_UNCOMMITTED = 0
 READ_COMMITTED = 1
+READ_LOG_END = 2
+"""Not a client isolation level: a follower's fetch, which reads up to the log end offset."""
 
 
 TxnVerifier = Callable[[int, int], int]
@@ -54,6 +56,8 @@ class Partition:
         self.log = log
         self.leader_epoch = leader_epoch
         self._waiters: set[anyio.Event] = set()
+        self.replica = None
+        """kbroker.cluster.partition_state.ReplicaState when this broker is part of a cluster; None alone."""
 
     # -- produce
 
@@ -142,6 +146,7 @@ class Partition:
     def append_coordinator_batch(self, batch: bytes, *, now_ms: int) -> int:
         """Append a batch written by a coordinator (a transactional offset commit): producer epochs are checked,
         sequences are not. Returns its base offset."""
+        self._check_leading()
         info = self.log.append(batch, leader_epoch=self.leader_epoch, now_ms=now_ms, origin=AppendOrigin.COORDINATOR)
         self._appended()
         return info.first_offset
@@ -150,15 +155,29 @@ class Partition:
                          now_ms: int) -> int:
         """Append a COMMIT or ABORT marker for the producer's transaction in this partition; its offset.
         KafkaError (INVALID_PRODUCER_EPOCH, TRANSACTION_COORDINATOR_FENCED) if the log refuses it."""
+        self._check_leading()
         batch = rec.build_control_batch(commit, producer_id=producer_id, producer_epoch=producer_epoch,
                                         coordinator_epoch=coordinator_epoch, timestamp=now_ms)
         info = self.log.append(batch, leader_epoch=self.leader_epoch, now_ms=now_ms, origin=AppendOrigin.COORDINATOR)
         self._appended()
         return info.first_offset
 
+    @property
+    def leading(self) -> bool:
+        """Whether this replica takes appends: always alone, as leader in a cluster."""
+        return self.replica is None or self.replica.is_leader
+
+    def _check_leading(self) -> None:
+        """Only a leader appends (a follower's log is a copy of its leader's)."""
+        if self.replica is not None and not self.replica.is_leader:
+            raise KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER,
+                             f"This broker does not lead {self.topic}-{self.index}")
+
     def _appended(self) -> None:
-        # a single replica: everything appended is committed
-        self.log.high_watermark = self.log.log_end_offset
+        if self.replica is None:  # a single replica: everything appended is committed
+            self.log.high_watermark = self.log.log_end_offset
+        else:  # replicated: the HW moves when the ISR has it
+            self.replica.maybe_increment_hw()
         self._wake()
 
     # -- fetch
@@ -175,6 +194,8 @@ class Partition:
         hw = self.high_watermark
         lso = self.last_stable_offset
         limit = lso if isolation == READ_COMMITTED else hw
+        if isolation == READ_LOG_END:
+            limit = self.log.log_end_offset
         try:
             info = self.log.read(offset, max_bytes, max_offset=limit, min_one_batch=min_one_batch)
         except OffsetOutOfRange as exc:
@@ -188,11 +209,14 @@ class Partition:
         return FetchedData(info.records, hw, lso, self.log.log_start_offset, aborted)
 
     def check_leader_epoch(self, current_leader_epoch: int) -> None:
-        if current_leader_epoch < 0 or current_leader_epoch == self.leader_epoch:
-            return
-        if current_leader_epoch > self.leader_epoch:
-            raise KafkaError(ErrorCode.UNKNOWN_LEADER_EPOCH)
-        raise KafkaError(ErrorCode.FENCED_LEADER_EPOCH)
+        """FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH for an older / newer epoch than this replica's, then
+        NOT_LEADER_OR_FOLLOWER when this replica does not lead (in a cluster)."""
+        if current_leader_epoch >= 0 and current_leader_epoch != self.leader_epoch:
+            if current_leader_epoch > self.leader_epoch:
+                raise KafkaError(ErrorCode.UNKNOWN_LEADER_EPOCH)
+            raise KafkaError(ErrorCode.FENCED_LEADER_EPOCH)
+        if self.replica is not None and not self.replica.is_leader:
+            raise KafkaError(ErrorCode.NOT_LEADER_OR_FOLLOWER)
 
     # -- waiting for data
 

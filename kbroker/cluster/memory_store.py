@@ -14,9 +14,13 @@ store. Everything runs on one event loop; asyncio's loop carries the expiry time
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
+import json
 import logging
+import os
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Callable
 
 from kbroker.cluster.store import (
@@ -51,8 +55,11 @@ def _check_path(path: str) -> None:
 class MemoryStore:
     """The ensemble: one tree, many sessions."""
 
-    def __init__(self, *, session_timeout_ms: int = 6000) -> None:
+    def __init__(self, *, session_timeout_ms: int = 6000, path: Path | None = None) -> None:
+        """`path`: a file the persistent znodes are saved to after every write and loaded from here (a
+        cluster in one process that restarts keeps its metadata); None keeps the tree in memory only."""
         self.session_timeout_ms = session_timeout_ms
+        self.path = path
         self._nodes: dict[str, _Node] = {"/": _Node(b"", Stat(0, 0, 0, 0, 0, 0))}
         self._zxid = itertools.count(1)
         self._session_ids = itertools.count(0x100)
@@ -60,6 +67,34 @@ class MemoryStore:
         # one-shot watches: path -> [(session id, callback)]
         self._data_watches: dict[str, list[tuple[int, Watch]]] = {}
         self._child_watches: dict[str, list[tuple[int, Watch]]] = {}
+        if path is not None and path.exists():
+            self._load(path)
+
+    # -- persistence (persistent znodes only: ephemerals die with the process anyway)
+
+    def _load(self, path: Path) -> None:
+        saved = json.loads(path.read_text())
+        top = 0
+        for entry in sorted(saved["nodes"], key=lambda e: e["path"].count("/")):
+            p = entry["path"]
+            stat = Stat(entry["version"], entry["czxid"], entry["mzxid"], 0, 0, entry["cversion"])
+            self._nodes[p] = _Node(base64.b64decode(entry["data"]), stat)
+            top = max(top, entry["mzxid"], entry["czxid"])
+            if p != "/":
+                parent = self._nodes[_parent(p)]
+                parent.children.add(_name(p))
+                parent.stat = replace(parent.stat, num_children=len(parent.children))
+        self._zxid = itertools.count(top + 1)
+
+    def _save(self) -> None:
+        if self.path is None:
+            return
+        nodes = [{"path": p, "data": base64.b64encode(n.data).decode(), "version": n.stat.version,
+                  "czxid": n.stat.czxid, "mzxid": n.stat.mzxid, "cversion": n.stat.cversion}
+                 for p, n in self._nodes.items() if not n.stat.ephemeral_owner]
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({"version": 1, "nodes": nodes}))
+        os.replace(tmp, self.path)
 
     def session(self, *, timeout_ms: int | None = None) -> "MemorySession":
         """A new connected session."""
@@ -172,6 +207,9 @@ class MemoryStore:
             if saved_watches is not None:
                 self._data_watches, self._child_watches = saved_watches
             raise
+        if self.path is not None and any(not (isinstance(op, Create) and op.ephemeral) and not isinstance(op, Check)
+                                         for op in ops):
+            self._save()
         _fire(fired)
         return results
 

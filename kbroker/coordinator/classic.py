@@ -128,6 +128,13 @@ class ClassicGroup:
     def is_empty(self) -> bool:
         return self.state is ClassicState.EMPTY
 
+    @property
+    def can_expire(self) -> bool:
+        """Empty with nobody joining: a member told MEMBER_ID_REQUIRED (KIP-394) sits in pending_members of an
+        Empty group until it joins with its id; expiring the group under it would answer that join
+        UNKNOWN_MEMBER_ID. Only its session timeout may give up on it."""
+        return self.state is ClassicState.EMPTY and not self.members and not self.pending_members
+
     # -- members
 
     def has_member(self, member_id: str) -> bool:

@@ -98,6 +98,8 @@ class GroupCoordinator:
         self._load_state = _UNLOADED
         self._running = False
         self._wake: anyio.Event | None = None
+        self.owns: Callable[[str], bool] | None = None
+        """In a cluster: whether this broker coordinates a group (leads its offsets partition)."""
 
     # ---------------------------------------------------------------------------------------------------------
     # configuration, loading, the background task
@@ -133,9 +135,23 @@ class GroupCoordinator:
             ensure()
 
     def _lookup(self, group_id: str) -> tuple[int, Any]:
-        """(error, group) for a request naming a group: not loaded yet, or an empty group id, comes first."""
+        """(error, group) for a request naming a group: not loaded yet, or an empty group id, comes first; in a
+        cluster, NOT_COORDINATOR when this broker does not lead the group's offsets partition."""
         error = self._ready() or (E.NONE if group_id else E.INVALID_GROUP_ID)
+        if not error and self.owns is not None and not self.owns(group_id):
+            error = E.NOT_COORDINATOR
         return error, self.groups.get(group_id)
+
+    def reload(self) -> None:
+        """Leadership of offsets partitions moved (kbroker.cluster): answer parked requests NOT_COORDINATOR,
+        forget the state, and load it again from the partition logs before the next operation."""
+        self._shutdown()
+        self.groups.clear()
+        self.offsets.clear()
+        hook, self.timer = self.timer.on_earlier, Timer()
+        self.timer.on_earlier = hook
+        self.__dict__.pop("_consumer_groups", None)
+        self._load_state = _UNLOADED
 
     def _ready(self) -> int:
         """NONE when group operations may proceed (loading synchronously if nobody started run()), else the
@@ -1041,7 +1057,7 @@ class GroupCoordinator:
                             records.append(OffsetRecord(group_id, topic, partition, None))
                         else:
                             all_expired = False
-            delete_group = all_expired and group.is_empty
+            delete_group = all_expired and (group.can_expire if isinstance(group, ClassicGroup) else group.is_empty)
             if delete_group:
                 records.extend(self._group_tombstones(group))
             if not records and not delete_group:

@@ -29,9 +29,24 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
                     raise KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT,
                                      f"Increasing the number of partitions by {topic['count'] - info.partitions} but "
                                      f"{len(assignments)} assignments provided.")
-                if any(a["broker_ids"] != [broker.node_id] for a in assignments):
+                if broker.cluster is None and any(a["broker_ids"] != [broker.node_id] for a in assignments):
                     raise KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, "Assignments may only name this broker.")
-            broker.add_partitions(topic["name"], topic["count"], validate_only=request["validate_only"])
+            if broker.cluster is not None:
+                broker.add_partitions(topic["name"], topic["count"], validate_only=True)
+                explicit = None
+                if assignments is not None:
+                    live = set(broker.cluster.md.brokers)
+                    for a in assignments:
+                        unknown = [b for b in a["broker_ids"] if b not in live]
+                        if unknown or not a["broker_ids"] or len(set(a["broker_ids"])) != len(a["broker_ids"]):
+                            raise KafkaError(ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                                             f"Invalid replica assignment {a['broker_ids']}: brokers must be "
+                                             "registered and named once.")
+                    explicit = [list(a["broker_ids"]) for a in assignments]
+                if not request["validate_only"]:
+                    await broker.cluster.add_partitions(topic["name"], topic["count"], explicit)
+            else:
+                broker.add_partitions(topic["name"], topic["count"], validate_only=request["validate_only"])
         except KafkaError as exc:
             entry["error_code"], entry["error_message"] = error_of(exc)
         results.append(entry)

@@ -28,7 +28,11 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
                 name = entry["name"] = info.name
             if not allowed(ctx, Operation.DELETE, ResourceType.TOPIC, name):
                 raise KafkaError(ErrorCode.TOPIC_AUTHORIZATION_FAILED, "Authorization failed.")
-            info = broker.delete_topic(name)
+            if broker.cluster is not None:  # every broker drops it when the cluster metadata says so
+                info = broker.check_delete_topic(name)
+                await broker.cluster.delete_topic(name)
+            else:
+                info = broker.delete_topic(name)
             entry["topic_id"] = info.topic_id
         except KafkaError as exc:
             entry["error_code"], entry["error_message"] = error_of(exc)

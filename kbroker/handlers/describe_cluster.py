@@ -6,8 +6,10 @@ INVALID_REQUEST in v0), an unknown type UNSUPPORTED_ENDPOINT_TYPE.
 """
 from __future__ import annotations
 
+from kbroker.cluster import view
 from kbroker.handlers._util import CLUSTER_OPERATIONS, NOT_REQUESTED
 from kbroker.handlers._authz import Operation, ResourceType, allowed_cluster, authorized_ops, enabled
+from kbroker.handlers import _endpoints as endpoints
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
 
@@ -36,16 +38,15 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
                 "error_code": ErrorCode.INVALID_REQUEST if ctx.version == 0 else ErrorCode.MISMATCHED_ENDPOINT_TYPE,
                 "error_message": "The request was sent to an endpoint of type BROKER, but we wanted an endpoint "
                                  f"of type {_NAMES[endpoint]}"}
-    where = broker.endpoint_for(ctx.auth.listener.name if ctx.auth is not None else None)
     return {
         "throttle_time_ms": 0,
         "error_code": 0,
         "error_message": None,
         "endpoint_type": BROKER_ENDPOINT,
         "cluster_id": broker.metadata.cluster_id,
-        "controller_id": broker.node_id,
-        "brokers": [{"broker_id": broker.node_id, "host": where.host, "port": where.port,
-                     "rack": broker.config["broker.rack"] or None, "is_fenced": False}],
+        "controller_id": view.controller_id(broker),
+        "brokers": [{"broker_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack, "is_fenced": False}
+                    for n in endpoints.brokers(ctx)],
         "cluster_authorized_operations": _cluster_ops(ctx) if request["include_cluster_authorized_operations"]
         else NOT_REQUESTED,
     }

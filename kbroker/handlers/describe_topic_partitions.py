@@ -8,6 +8,7 @@ eligible_leader_replicas and last_known_elr are empty lists, never null (the Jav
 """
 from __future__ import annotations
 
+from kbroker.cluster import view
 from kbroker.handlers._util import TOPIC_OPERATIONS
 from kbroker.metadata import INTERNAL_TOPICS, validate_topic_name
 from kbroker.handlers._authz import Operation, ResourceType, allowed
@@ -20,12 +21,10 @@ NO_UUID = bytes(16)
 
 
 def _partition(ctx: RequestContext, topic: str, index: int) -> dict:
-    broker = ctx.broker
-    part = broker.partition(topic, index)
-    return {"error_code": 0, "partition_index": index, "leader_id": broker.node_id,
-            "leader_epoch": part.leader_epoch if part else 0, "replica_nodes": [broker.node_id],
-            "isr_nodes": [broker.node_id], "eligible_leader_replicas": [], "last_known_elr": [],
-            "offline_replicas": []}
+    p = view.partition(ctx.broker, topic, index)
+    return {"error_code": p.error_code, "partition_index": index, "leader_id": p.leader,
+            "leader_epoch": p.leader_epoch, "replica_nodes": p.replicas, "isr_nodes": p.isr,
+            "eligible_leader_replicas": [], "last_known_elr": [], "offline_replicas": p.offline}
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:

@@ -6,9 +6,11 @@ topics by id.
 """
 from __future__ import annotations
 
+from kbroker.cluster import view
 from kbroker.fetching import PartitionRead, fetch
 from kbroker.handlers._authz import Operation, ResourceType, allowed, allowed_cluster
-from kbroker.server.context import RequestContext
+from kbroker.partition import READ_LOG_END
+from kbroker.server.context import CloseConnection, RequestContext
 from wire.errors import ErrorCode
 from wire.records import iter_batches
 
@@ -67,10 +69,23 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
         else:
             reads.extend(group)
         topics.append((topic, group))
+    isolation = request["isolation_level"]
+    state = request.get("replica_state") or {}
+    replica_id = request["replica_id"] if version <= 14 else state.get("replica_id", -1)
+    replica_epoch = state.get("replica_epoch", -1) if version >= 15 else -1
+    cluster = broker.cluster
+    if replica_id is not None and replica_id >= 0 and cluster is not None:
+        # a follower's fetch: read up to the log end; its fetch offsets tell the leader what it holds
+        if not cluster.network.can_reach(replica_id, broker.node_id):
+            raise CloseConnection(f"broker {replica_id} is cut off from broker {broker.node_id}")
+        isolation = READ_LOG_END
+        for r in reads:
+            cluster.replicas.follower_fetched(replica_id, r.topic, r.index, r.fetch_offset, r.current_leader_epoch,
+                                              replica_epoch)
     max_bytes = request["max_bytes"] if version >= 3 else 2**31 - 1
     max_bytes = min(max_bytes, broker.config["fetch.max.bytes"], broker.quotas.fetch_max_bytes(ctx.header.client_id))
     await fetch(broker, reads, max_bytes=max_bytes, min_bytes=request["min_bytes"],
-                max_wait_ms=request["max_wait_ms"], isolation=request["isolation_level"])
+                max_wait_ms=request["max_wait_ms"], isolation=isolation)
     fetched = sum(len(r.records) for r in reads)
     throttle_ms = broker.quotas.record_fetch(ctx.header.client_id, fetched) if fetched else 0
     if throttle_ms:  # as Kafka: a throttled fetch is answered with no partitions (what was read is not counted)
@@ -80,6 +95,7 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
             if r.records and any(h.compression == ZSTD for _, h in iter_batches(r.records)):
                 r.error_code, r.records = ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, b""
     responses = []
+    leaders: set[int] = set()
     for topic, group in topics:
         partitions = []
         for r in group:
@@ -94,5 +110,12 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
                 "preferred_read_replica": -1,
                 "records": records,
             })
+            if r.error_code == ErrorCode.NOT_LEADER_OR_FOLLOWER and cluster is not None:  # KIP-951
+                partitions[-1]["current_leader"] = view.current_leader(broker, r.topic, r.index)
+                leaders.add(partitions[-1]["current_leader"]["leader_id"])
         responses.append({"topic": topic["topic"], "topic_id": topic.get("topic_id", NO_UUID), "partitions": partitions})
-    return {"throttle_time_ms": throttle_ms, "error_code": 0, "session_id": 0, "responses": responses}
+    response = {"throttle_time_ms": throttle_ms, "error_code": 0, "session_id": 0, "responses": responses}
+    if leaders and version >= 16:
+        response["node_endpoints"] = [{"node_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack}
+                                      for n in view.brokers(broker) if n.node_id in leaders]
+    return response

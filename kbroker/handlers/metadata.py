@@ -11,8 +11,10 @@ brokers are those of the listener the client came through.
 from __future__ import annotations
 
 from kbroker.handlers._authz import Operation, ResourceType, allowed, allowed_cluster, authorized_ops, enabled
+from kbroker.cluster import view
 from kbroker.metadata import TopicInfo
 from kbroker.handlers._util import CLUSTER_OPERATIONS, NOT_REQUESTED, TOPIC_OPERATIONS
+from kbroker.handlers import _endpoints as endpoints
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode, KafkaError
 
@@ -25,16 +27,16 @@ def topic_entry(ctx: RequestContext, info: TopicInfo, include_ops: bool) -> dict
     broker = ctx.broker
     partitions = []
     for index in range(info.partitions):
-        part = broker.partition(info.name, index)
+        p = view.partition(broker, info.name, index)
         partitions.append(
             {
-                "error_code": 0,
+                "error_code": p.error_code,
                 "partition_index": index,
-                "leader_id": broker.node_id,
-                "leader_epoch": part.leader_epoch if part else 0,
-                "replica_nodes": [broker.node_id],
-                "isr_nodes": [broker.node_id],
-                "offline_replicas": [],
+                "leader_id": p.leader,
+                "leader_epoch": p.leader_epoch,
+                "replica_nodes": p.replicas,
+                "isr_nodes": p.isr,
+                "offline_replicas": p.offline,
             }
         )
     return {
@@ -62,6 +64,18 @@ def _cluster_ops(ctx: RequestContext) -> int:
         return CLUSTER_OPERATIONS
     return authorized_ops(ctx, ResourceType.CLUSTER, "kafka-cluster") if allowed_cluster(
         ctx, Operation.DESCRIBE) else 0
+
+
+async def _auto_create(broker, name: str) -> TopicInfo | None:  # type: ignore[no-untyped-def]
+    if broker.cluster is None:
+        return broker.auto_create_topic(name)
+    partitions, rf, configs = broker.check_new_topic(name, -1, -1, {})
+    try:  # in a cluster the leaders come a moment later; the client retries on LEADER_NOT_AVAILABLE
+        await broker.cluster.create_topic(name, partitions, rf, configs, timeout=1.0)
+    except KafkaError as exc:
+        if exc.code != ErrorCode.TOPIC_ALREADY_EXISTS:
+            raise
+    return broker.topic(name)
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
@@ -98,7 +112,7 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
                 continue
             if info is None and allow_create:
                 try:
-                    info = broker.auto_create_topic(name)
+                    info = await _auto_create(broker, name)
                 except KafkaError as exc:
                     topics.append({"error_code": exc.code, "name": name, "partitions": [],
                                    "topic_authorized_operations": NOT_REQUESTED})
@@ -108,19 +122,12 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
                                "topic_authorized_operations": NOT_REQUESTED})
                 continue
             topics.append(topic_entry(ctx, info, include_ops))
-    endpoint = broker.endpoint_for(ctx.auth.listener.name if ctx.auth is not None else None)
     return {
         "throttle_time_ms": 0,
-        "brokers": [
-            {
-                "node_id": broker.node_id,
-                "host": endpoint.host,
-                "port": endpoint.port,
-                "rack": broker.config["broker.rack"] or None,
-            }
-        ],
+        "brokers": [{"node_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack}
+                    for n in endpoints.brokers(ctx)],
         "cluster_id": broker.metadata.cluster_id,
-        "controller_id": broker.node_id,
+        "controller_id": view.controller_id(broker),
         "topics": topics,
         "cluster_authorized_operations": _cluster_ops(ctx)
         if request.get("include_cluster_authorized_operations")

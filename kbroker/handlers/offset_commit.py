@@ -7,6 +7,7 @@ Partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION, as in Kafka.
 """
 from __future__ import annotations
 
+from kbroker.cluster import view
 from kbroker.coordinator import group_coordinator
 from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.handlers._util import offsets_to_commit
@@ -43,6 +44,8 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
             retention_time_ms=request.get("retention_time_ms", -1) if 2 <= version <= 4 else -1,
             partitions=valid,
         )
+        if not group_error:  # in a cluster, answered once the offsets partition's ISR has the commit
+            group_error = await view.await_group_write(broker, request["group_id"])
         for topic, partition, *_ in valid:
             errors[(topic, partition)] = group_error or results.get((topic, partition), ErrorCode.UNKNOWN_SERVER_ERROR)
     return {

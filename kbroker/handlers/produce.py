@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from kbroker import produce_policy
 from kbroker.broker import now_ms
+from kbroker.cluster import view
 from kbroker.coordinator.transactions import transaction_coordinator
 from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.handlers._util import error_of
@@ -62,16 +63,19 @@ def _verifier(ctx: RequestContext, transactional_id: str | None, topic: str, ind
 
 
 def _append(ctx: RequestContext, topic: str | None, index: int, records: bytes | None,
-            transactional_id: str | None, policy: produce_policy.ProducePolicy | None) -> dict:
+            transactional_id: str | None, policy: produce_policy.ProducePolicy | None, acks: int,
+            waits: list) -> dict:
     broker = ctx.broker
     if topic is None:
         raise KafkaError(ErrorCode.UNKNOWN_TOPIC_ID)
     info = broker.topic(topic)
-    part = broker.partition(topic, index)
-    if info is None or part is None or policy is None:
+    if info is None or policy is None:
         raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+    part = view.require_leader(broker, topic, index, broker.partition(topic, index))
     if info.internal:
         raise KafkaError(ErrorCode.INVALID_TOPIC_EXCEPTION, f"Cannot append to internal topic {topic}")
+    if acks == -1:
+        view.check_enough_replicas(broker, part)
     if records and ctx.version < 3:
         records = _convert_legacy(records)
     result = part.append_records(
@@ -82,13 +86,16 @@ def _append(ctx: RequestContext, topic: str | None, index: int, records: bytes |
         verify_txn=_verifier(ctx, transactional_id, topic, index) if ctx.version >= 3 else None,
         policy=replace(policy, partition=index),
     )
-    return {
+    entry = {
         "index": index,
         "error_code": 0,
         "base_offset": result.base_offset,
         "log_append_time_ms": result.log_append_time_ms,
         "log_start_offset": result.log_start_offset,
     }
+    if acks == -1:  # answered once the ISR has it (a lone broker: at once)
+        waits.append((entry, part, part.log.log_end_offset - 1, part.leader_epoch))
+    return entry
 
 
 def _record_errors(exc: KafkaError) -> list[dict]:
@@ -107,6 +114,7 @@ async def handle(ctx: RequestContext, request: dict) -> dict | None:
     txn_denied = bool(transactional_id) and not allowed(ctx, Operation.WRITE, ResourceType.TRANSACTIONAL_ID,
                                                         transactional_id)
     responses = []
+    waits: list = []
     for topic in request["topic_data"]:
         name = topic.get("name") or None
         if ctx.version >= 13:
@@ -124,19 +132,30 @@ async def handle(ctx: RequestContext, request: dict) -> dict | None:
                     raise KafkaError(denied)
                 if acks not in (0, 1, -1):
                     raise KafkaError(ErrorCode.INVALID_REQUIRED_ACKS)
-                results.append(_append(ctx, name, part["index"], part["records"], transactional_id, policy))
+                results.append(_append(ctx, name, part["index"], part["records"], transactional_id, policy,
+                                       acks, waits))
             except KafkaError as exc:
                 failed = True
                 code, message = error_of(exc)
                 results.append({"index": part["index"], "error_code": code, "base_offset": -1,
                                 "log_append_time_ms": -1, "log_start_offset": -1, "error_message": message,
                                 "record_errors": _record_errors(exc)})
+                if code == ErrorCode.NOT_LEADER_OR_FOLLOWER and name is not None:
+                    results[-1]["current_leader"] = view.current_leader(broker, name, part["index"])
         responses.append({"name": topic.get("name", ""), "topic_id": topic.get("topic_id"),
                           "partition_responses": results})
+    if waits:
+        await view.await_replication(broker, waits, request["timeout_ms"])
     if acks == 0:
         if failed:
             raise CloseConnection("error on a Produce request with acks=0")
         return None
     produced = sum(len(p["records"] or b"") for t in request["topic_data"] for p in t["partition_data"])
     throttle_ms = broker.quotas.record_produce(ctx.header.client_id, produced)
-    return {"responses": responses, "throttle_time_ms": throttle_ms}
+    response = {"responses": responses, "throttle_time_ms": throttle_ms}
+    if ctx.version >= 10 and broker.cluster is not None:
+        leaders = {p["current_leader"]["leader_id"] for t in responses for p in t["partition_responses"]
+                   if "current_leader" in p}
+        response["node_endpoints"] = [{"node_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack}
+                                      for n in view.brokers(broker) if n.node_id in leaders]
+    return response

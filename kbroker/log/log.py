@@ -375,6 +375,49 @@ class Log:
                 completed.append(txn)
         return None
 
+    def append_as_follower(self, records: Bytes, *, now_ms: int) -> int:
+        """Append batches copied from the partition's leader as they are: their offsets and leader epochs are
+        kept (the epoch cache learns each new epoch), producer state is rebuilt from them (so this replica keeps
+        deduplicating if it becomes leader). Batches below the log end (a re-sent tail) are skipped. Returns
+        the new log end offset."""
+        self._check_open()
+        buf = bytearray(records)
+        state = self.producer_state
+        for position, header in list(iter_batches(buf)):
+            if header.last_offset < self._log_end_offset:
+                continue
+            if header.base_offset > self._log_end_offset and self._segments.active.size == 0 \
+                    and self._log_end_offset == self._log_start_offset:
+                self.truncate_fully_and_start_at(header.base_offset)  # the leader's log starts later
+            batch = buf[position:position + header.size]
+            segment = self._segments.active
+            if segment.should_roll(incoming_bytes=len(batch), largest_offset=header.last_offset, now_ms=now_ms):
+                segment = self.roll()
+            epoch = header.partition_leader_epoch
+            latest = self.leader_epoch_cache.latest_epoch
+            if epoch >= 0 and (latest is None or epoch > latest):
+                self.leader_epoch_cache.assign(epoch, header.base_offset)
+            completed: CompletedTxn | None = None
+            info: ProducerAppendInfo | None = None
+            if header.producer_id >= 0:
+                info = state.prepare_update(header.producer_id, AppendOrigin.REPLICATION)
+                completed = apply_batch(info, header, lambda b=batch: memoryview(b))
+            segment.append(batch, largest_offset=header.last_offset, largest_timestamp=header.max_timestamp,
+                           offset_of_max_timestamp=header.last_offset)
+            if segment.first_append_ms is None:
+                segment.first_append_ms = now_ms
+            self._log_end_offset = header.last_offset + 1
+            if info is not None:
+                state.update(info)
+            if completed is not None:
+                lso = state.last_stable_offset(completed)
+                if completed.is_aborted:
+                    segment.txn_index.append(AbortedTxn(completed.producer_id, completed.first_offset,
+                                                        completed.last_offset, lso))
+                state.complete_txn(completed)
+            state.update_map_end_offset(self._log_end_offset)
+        return self._log_end_offset
+
     def roll(self) -> LogSegment:
         """Start a new active segment at the log end offset (no-op when the active one is still empty)."""
         self._check_open()

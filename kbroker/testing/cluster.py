@@ -1,250 +1,256 @@
-"""A kbroker cluster in separate processes on one ZooKeeper: N `kbroker serve --node-id N --set
-zookeeper.connect=...` children, each with its own data directory and port, for tests that kill brokers for
-real (SIGKILL) and for `make cluster` (see `main`).
+"""A cluster of kbrokers in one process for tests: N brokers on one event loop (a background thread), sharing one
+in-process coordination store, with the faults a real cluster shows as method calls.
 
-    from kbroker.testing.cluster import SubprocessCluster
-    with SubprocessCluster(brokers=3, config={"min.insync.replicas": 2}) as cluster:
-        producer = Producer({"bootstrap.servers": cluster.bootstrap})
-        cluster.kill(2)          # SIGKILL: no clean shutdown
-        cluster.start(2)         # same node id, port and data directory
+    from kbroker.testing.cluster import KafkaCluster
+    with KafkaCluster(brokers=3) as cluster:
+        cluster.create_topic("t", partitions=1, replication_factor=3)
+        leader = cluster.leader("t", 0)
+        cluster.kill(leader)          # no clean shutdown: its store session is abandoned and expires
+        cluster.wait_for_leader("t", 0, not_in={leader})
+        cluster.start(leader)         # same id, port and data directory
+
+- stop(id): a clean shutdown (its session closes: the others learn at once);
+- kill(id): as kill -9 (nothing closed or flushed; the session expires after store_session_timeout_ms);
+- start(id): start a stopped or killed broker again, on the same port and data;
+- isolate(id) / heal(id): the broker keeps running and serving its clients, but cannot reach or be reached by the
+  other brokers, nor the store (its session expires if isolated for longer than the timeout).
 """
 from __future__ import annotations
 
-import argparse
-import shutil
-import signal
+import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable
 
-from kbroker.testing.brokers import SubprocessBroker
 from kbroker.testing.client import WireClient
-from kbroker.testing.zookeeper import ZooKeeperServer, free_port
-
-METADATA_V = 12
 
 
-class SubprocessCluster:
-    """`brokers` kbroker processes (node ids 1..N unless `node_ids` says otherwise) on one ZooKeeper.
+class KafkaCluster:
+    def __init__(self, brokers: int = 3, *, data_dir: Path | None = None, in_memory: bool = False,
+                 config: dict[str, Any] | None = None, session_timeout_ms: int = 2000, host: str = "127.0.0.1",
+                 base_port: int = 0, racks: dict[int, str] | None = None) -> None:
+        self.count = brokers
+        self.host = host
+        self.base_port = base_port
+        self.config = {"replica.lag.time.max.ms": "3000", "replica.fetch.wait.max.ms": "200",
+                       "replica.fetch.backoff.ms": "100", **{k: str(v) for k, v in (config or {}).items()}}
+        self.session_timeout_ms = session_timeout_ms
+        self.racks = racks or {}
+        self._owned: tempfile.TemporaryDirectory | None = None
+        if data_dir is None and not in_memory:
+            self._owned = tempfile.TemporaryDirectory(prefix="kbroker-cluster-")
+            data_dir = Path(self._owned.name)
+        self.data_dir = data_dir
+        self.ports: dict[int, int] = {}
+        self._running: dict[int, tuple[Any, Any]] = {}  # id -> (context manager, Running)
+        self._portal_cm: Any = None
+        self._portal: Any = None
+        self.store: Any = None
+        self.network: Any = None
 
-    Without `zookeeper`/`connect_string` a ZooKeeper of its own is started (and stopped by `close`) in the data
-    directory. `ports` fixes each broker's port (default: free ports, chosen once so restarts keep them)."""
+    # -- the whole cluster
 
-    def __init__(self, brokers: int = 3, *, data_dir: Path | str | None = None,
-                 zookeeper: ZooKeeperServer | None = None, connect_string: str | None = None,
-                 chroot: str = "/kbroker", config: dict[str, Any] | None = None, extra_args: Iterable[str] = (),
-                 node_ids: Iterable[int] | None = None, ports: dict[int, int] | None = None,
-                 zookeeper_port: int = 0) -> None:
-        self._own_dir = data_dir is None
-        self.data_dir = Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="kbroker-cluster-"))
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._own_zookeeper = zookeeper is None and connect_string is None
-        if self._own_zookeeper:
-            zookeeper = ZooKeeperServer(self.data_dir / "zookeeper", port=zookeeper_port)
-        self.zookeeper = zookeeper
-        self._hosts = connect_string.split("/", 1)[0] if connect_string else None
-        self.chroot = "/" + (connect_string.split("/", 1)[1] if connect_string and "/" in connect_string
-                             else chroot.strip("/"))
-        self.config = dict(config or {})
-        self.extra_args = list(extra_args)
-        ids = list(node_ids) if node_ids is not None else list(range(1, brokers + 1))
-        self.ports = {i: (ports or {}).get(i) or free_port() for i in ids}
-        self.brokers: dict[int, SubprocessBroker] = {}
+    def __enter__(self) -> "KafkaCluster":
+        return self.start_all()
 
-    # -- addresses
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
-    @property
-    def connect_string(self) -> str:
-        hosts = self._hosts or (self.zookeeper.hosts if self.zookeeper else "")
-        return hosts + ("" if self.chroot == "/" else self.chroot)
+    def start_all(self, timeout: float = 30.0) -> "KafkaCluster":
+        from anyio.from_thread import start_blocking_portal
 
-    @property
-    def node_ids(self) -> list[int]:
-        return sorted(self.ports)
+        from kbroker.cluster.memory_store import MemoryStore
+        from kbroker.cluster.network import Network
+
+        self._portal_cm = start_blocking_portal("asyncio")
+        self._portal = self._portal_cm.__enter__()
+        store_path = self.data_dir / "cluster-store.json" if self.data_dir is not None else None
+
+        async def make() -> Any:
+            return MemoryStore(session_timeout_ms=self.session_timeout_ms, path=store_path)
+        self.store = self._portal.call(make)
+        self.network = Network()
+        for broker_id in range(1, self.count + 1):
+            self.start(broker_id, timeout=timeout)
+        self.wait_for(lambda: len(self.call_any(lambda b: b.cluster.md.brokers)) == self.count
+                      and self.controller() >= 0, timeout, "the brokers to register")
+        return self
+
+    def close(self) -> None:
+        for broker_id in list(self._running):
+            try:
+                self.stop(broker_id)
+            except Exception:
+                pass
+        if self._portal_cm is not None:
+            self._portal_cm.__exit__(*sys.exc_info())
+            self._portal_cm = self._portal = None
+        if self._owned is not None:
+            self._owned.cleanup()
+            self._owned = None
 
     @property
     def bootstrap(self) -> str:
-        return ",".join(f"127.0.0.1:{self.ports[i]}" for i in self.node_ids)
+        return ",".join(f"{self.host}:{self.ports[b]}" for b in sorted(self._running))
 
-    def broker_dir(self, node_id: int) -> Path:
-        return self.data_dir / f"broker-{node_id}"
+    def bootstrap_of(self, broker_id: int) -> str:
+        return f"{self.host}:{self.ports[broker_id]}"
 
-    def _broker(self, node_id: int) -> SubprocessBroker:
-        if node_id not in self.ports:
-            raise KeyError(f"no broker {node_id} in this cluster (brokers {self.node_ids})")
-        broker = self.brokers.get(node_id)
-        if broker is None:
-            settings = {"zookeeper.connect": self.connect_string, **self.config}
-            args = ["--node-id", str(node_id)]
-            for key, value in settings.items():
-                args += ["--set", f"{key}={value}"]
-            broker = SubprocessBroker(self.broker_dir(node_id), *args, *self.extra_args, port=self.ports[node_id])
-            self.brokers[node_id] = broker
-        return broker
+    @property
+    def alive(self) -> list[int]:
+        return sorted(self._running)
 
-    # -- life cycle
+    # -- one broker
 
-    def start(self, node_id: int | None = None, timeout: float = 60.0) -> "SubprocessCluster":
-        """Start one broker (same id, port and data as before), or everything not running (ZooKeeper first)."""
-        if node_id is not None:
-            self._broker(node_id).start(timeout)
-            return self
-        if self.zookeeper is not None and self._own_zookeeper and not self.zookeeper.alive():
-            self.zookeeper.start(timeout)
-        for i in self.node_ids:
-            broker = self._broker(i)
-            if not broker.alive():
-                broker.start(timeout)
-        return self
+    def start(self, broker_id: int, timeout: float = 30.0) -> None:
+        from kbroker.app import Settings, start_broker
+        from kbroker.cluster.store import ConnectionLoss
+        from kbroker.config import BrokerConfig
 
-    def stop(self, node_id: int, timeout: float = 30.0) -> None:
-        """Clean shutdown of one broker (SIGTERM; it leaves the cluster as Kafka's controlled shutdown does)."""
-        self._broker(node_id).stop(timeout)
-
-    def kill(self, node_id: int) -> None:
-        """SIGKILL one broker: no shutdown at all, its ZooKeeper session expires after its timeout."""
-        self._broker(node_id).kill()
-
-    def alive(self, node_id: int) -> bool:
-        return node_id in self.brokers and self.brokers[node_id].alive()
-
-    def close(self) -> None:
-        """Stop every broker, then ZooKeeper (when this cluster started it); delete a data directory it made."""
-        errors = []
-        for broker in self.brokers.values():
-            try:
-                broker.stop()
-            except Exception as e:  # keep stopping the others
-                errors.append(e)
-                broker.kill()
-        if self._own_zookeeper and self.zookeeper is not None:
-            self.zookeeper.stop()
-        if self._own_dir:
-            shutil.rmtree(self.data_dir, ignore_errors=True)
-        if errors:
-            raise errors[0]
-
-    def __enter__(self) -> "SubprocessCluster":
-        try:
-            return self.start()
-        except BaseException:
-            self.close()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- what the brokers say
-
-    def metadata_brokers(self, node_id: int, timeout: float = 10.0) -> list[int]:
-        """The node ids a broker's Metadata answer lists."""
-        with WireClient(f"127.0.0.1:{self.ports[node_id]}", timeout=timeout) as client:
-            body = {"topics": [], "allow_auto_topic_creation": False, "include_topic_authorized_operations": False}
-            answer = client.request(3, METADATA_V, body)
-        return sorted(b["node_id"] for b in answer["brokers"])
-
-    def wait_formed(self, timeout: float = 60.0, node_ids: Iterable[int] | None = None) -> None:
-        """Wait until every running broker's Metadata lists all the running brokers; RuntimeError naming what
-        each one lists otherwise (a broker that ignores zookeeper.connect lists only itself)."""
-        deadline = time.monotonic() + timeout
-        wanted = sorted(node_ids) if node_ids is not None else [i for i in self.node_ids if self.alive(i)]
-        seen: dict[int, Any] = {}
-        while True:
-            for i in wanted:
-                try:
-                    seen[i] = self.metadata_brokers(i)
-                except Exception as e:
-                    seen[i] = repr(e)
-            if all(seen[i] == wanted for i in wanted):
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"brokers {wanted} do not form one cluster within {timeout} s; each lists: "
-                                   f"{seen} (zookeeper.connect={self.connect_string})")
-            time.sleep(0.2)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# `make cluster`: a local ZooKeeper and three brokers in the foreground; Ctrl-C stops them all
-
-
-def _forward_logs(cluster: SubprocessCluster, stop: threading.Event) -> None:
-    """Move each broker's output from memory to DIR/broker-N.log (a dev cluster may run for hours)."""
-    while True:
-        for node_id, broker in list(cluster.brokers.items()):
-            lines = broker.output
-            n = len(lines)
-            if n:
-                with open(cluster.data_dir / f"broker-{node_id}.log", "a") as log:
-                    log.writelines(lines[:n])
-                del lines[:n]
-        if stop.wait(0.5):
+        if broker_id in self._running:
             return
+        store, network = self.store, self.network
 
+        async def connect() -> Any:
+            if broker_id in network.isolated:
+                raise ConnectionLoss(f"broker {broker_id} is cut off from the store")
+            return store.session()
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m kbroker.testing.cluster",
-                                description="A local ZooKeeper and N kbroker brokers, in the foreground.")
-    p.add_argument("--data-dir", type=Path, default=Path("kbroker-cluster"), help="all data and logs go here")
-    p.add_argument("--brokers", type=int, default=3)
-    p.add_argument("--base-port", type=int, default=9090, help="broker N listens on BASE+N (default 9091..9093)")
-    p.add_argument("--zookeeper-port", type=int, default=2181)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a setting for every broker")
-    args = p.parse_args(argv)
-    config = dict(item.split("=", 1) for item in args.set)
-    ids = range(1, args.brokers + 1)
-    cluster = SubprocessCluster(args.brokers, data_dir=args.data_dir, config=config, zookeeper_port=args.zookeeper_port,
-                                ports={i: args.base_port + i for i in ids})
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C, even when started with SIGINT ignored
-    forwarder = threading.Thread(target=_forward_logs, args=(cluster, stop), daemon=True)
-    return_code = 0
-    try:
-        assert cluster.zookeeper is not None
-        print(f"starting ZooKeeper on {cluster.zookeeper.host}:{args.zookeeper_port} "
-              f"(data in {cluster.data_dir / 'zookeeper'})", flush=True)
-        cluster.zookeeper.start()
-        forwarder.start()
-        for i in ids:
-            cluster.start(i)
-            print(f"broker {i}: 127.0.0.1:{cluster.ports[i]}, data in {cluster.broker_dir(i)}, "
-                  f"log in {cluster.data_dir / f'broker-{i}.log'}", flush=True)
-        print(f"cluster up: bootstrap.servers={cluster.bootstrap}  zookeeper.connect={cluster.connect_string}\n"
-              "Ctrl-C stops everything.", flush=True)
-        while not stop.wait(1.0):
-            for i in ids:
-                if not cluster.alive(i):
-                    print(f"broker {i} exited with {cluster.brokers[i].proc.returncode}; "  # type: ignore[union-attr]
-                          f"see {cluster.data_dir / f'broker-{i}.log'}", flush=True)
-                    stop.set()
-    except KeyboardInterrupt:
-        pass
-    except Exception as e:
-        print(f"cluster failed to start: {e}", file=sys.stderr, flush=True)
-        return_code = 1
-    finally:
-        print("stopping brokers and ZooKeeper...", flush=True)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not leave orphans
-        try:
-            cluster.close()
-        finally:
-            stop.set()
-            forwarder.join(5)
-            _flush_remaining(cluster)
-        print("stopped.", flush=True)
-    return return_code
+        config = BrokerConfig({**self.config, "node.id": str(broker_id)})
+        if broker_id in self.racks:
+            config.update([("broker.rack", self.racks[broker_id])])
+        data_dir = self.data_dir / f"broker-{broker_id}" if self.data_dir is not None else None
+        port = self.ports.get(broker_id, self.base_port + broker_id - 1 if self.base_port else 0)
+        settings = Settings(host=self.host, port=port, data_dir=data_dir, store_connect=connect, network=network)
+        cm = self._portal.wrap_async_context_manager(start_broker(settings, config))
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                running = cm.__enter__()
+                break
+            except OSError:  # the port of a just-killed broker may linger for a moment
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+                cm = self._portal.wrap_async_context_manager(start_broker(settings, config))
+        self.ports[broker_id] = running.port
+        self._running[broker_id] = (cm, running)
+        self.wait_for(lambda: self._call(lambda: running.broker.cluster.registered), timeout,
+                      f"broker {broker_id} to register")
 
+    def stop(self, broker_id: int) -> None:
+        cm, _ = self._running.pop(broker_id)
+        cm.__exit__(None, None, None)
 
-def _flush_remaining(cluster: SubprocessCluster) -> None:
-    for node_id, broker in cluster.brokers.items():
-        if broker.output:
-            with open(cluster.data_dir / f"broker-{node_id}.log", "a") as log:
-                log.writelines(broker.output)
-            broker.output.clear()
+    def kill(self, broker_id: int) -> None:
+        cm, running = self._running.pop(broker_id)
 
+        def crash() -> None:
+            broker = running.broker
+            broker.killed = True
+            fd = getattr(broker.logs, "_lock_fd", None)
+            if fd is not None:  # a dead process's lock on its data directory goes with it
+                os.close(fd)
+                broker.logs._lock_fd = None
+            session = running.broker.cluster.md.session
+            abandon = getattr(session, "abandon", None)
+            if abandon is not None:
+                abandon()
+        self._call(crash)
+        cm.__exit__(None, None, None)
 
-if __name__ == "__main__":
-    sys.exit(main())
+    def isolate(self, broker_id: int) -> None:
+        _, running = self._running[broker_id]
+
+        def cut() -> None:
+            self.network.isolated.add(broker_id)
+            running.broker.cluster.md.session.isolate()
+        self._call(cut)
+
+    def heal(self, broker_id: int) -> None:
+        _, running = self._running[broker_id]
+
+        def mend() -> None:
+            self.network.isolated.discard(broker_id)
+            running.broker.cluster.md.session.heal()
+        self._call(mend)
+
+    def broker(self, broker_id: int) -> Any:
+        """The Broker object (white-box checks; touch it only through call())."""
+        return self._running[broker_id][1].broker
+
+    # -- looking at the cluster
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        async def run() -> Any:
+            return fn()
+        return self._portal.call(run)
+
+    def call(self, broker_id: int, fn: Callable[[Any], Any]) -> Any:
+        broker = self.broker(broker_id)
+        return self._call(lambda: fn(broker))
+
+    def call_any(self, fn: Callable[[Any], Any]) -> Any:
+        """fn(broker) on a live broker not isolated (whose view of the cluster is current)."""
+        for broker_id in self.alive:
+            if broker_id not in self.network.isolated:
+                return self.call(broker_id, fn)
+        raise RuntimeError("no live broker")
+
+    def controller(self) -> int:
+        return self.call_any(lambda b: b.cluster.md.controller_id)
+
+    def state(self, topic: str, index: int) -> Any:
+        """The partition's state znode as the cluster sees it (leader, leader_epoch, isr), or None."""
+        return self.call_any(lambda b: b.cluster.md.states.get((topic, index)))
+
+    def leader(self, topic: str, index: int) -> int:
+        state = self.state(topic, index)
+        return -1 if state is None else state.leader
+
+    def isr(self, topic: str, index: int) -> list[int]:
+        state = self.state(topic, index)
+        return [] if state is None else list(state.isr)
+
+    def wait_for(self, condition: Callable[[], Any], timeout: float = 30.0, what: str = "the condition") -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                value = condition()
+            except (KeyError, RuntimeError, AttributeError):
+                value = None
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+            time.sleep(0.05)
+
+    def wait_for_leader(self, topic: str, index: int, *, not_in: set[int] | frozenset[int] = frozenset(),
+                        timeout: float = 30.0) -> int:
+        return self.wait_for(lambda: (lambda l: l if l >= 0 and l not in not_in and l in self._running else 0)(
+            self.leader(topic, index)), timeout, f"a leader of {topic}-{index}")
+
+    def wait_for_isr(self, topic: str, index: int, members: set[int], timeout: float = 30.0) -> list[int]:
+        return self.wait_for(lambda: set(self.isr(topic, index)) == set(members) and self.isr(topic, index),
+                             timeout, f"ISR {sorted(members)} of {topic}-{index}")
+
+    # -- admin through the wire
+
+    def create_topic(self, name: str, partitions: int = 1, replication_factor: int = 3,
+                     config: dict[str, str] | None = None, timeout: float = 30.0) -> str:
+        from wire.errors import ErrorCode
+
+        with WireClient(self.bootstrap_of(self.alive[0]), timeout=timeout) as client:
+            body = {"topics": [{"name": name, "num_partitions": partitions, "replication_factor": replication_factor,
+                                "assignments": [], "configs": [{"name": k, "value": str(v)}
+                                                               for k, v in (config or {}).items()]}],
+                    "timeout_ms": int(timeout * 1000), "validate_only": False}
+            result = client.request(19, 5, body)["topics"][0]
+            if result["error_code"] not in (0, ErrorCode.TOPIC_ALREADY_EXISTS):
+                raise RuntimeError(f"CreateTopics {name}: {ErrorCode(result['error_code']).name} "
+                                   f"{result.get('error_message')}")
+        for index in range(partitions):
+            self.wait_for_leader(name, index, timeout=timeout)
+        return name

@@ -24,6 +24,7 @@ broker shared by the tests with that same config. `kafka_broker_factory` starts 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
@@ -60,6 +61,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "kafka_secure_broker(users=None, config=None): users and extra settings of the kafka_secure_broker fixture",
+    )
+    config.addinivalue_line(
+        "markers",
+        "kafka_cluster(brokers=3, config=None, session_timeout_ms=2000, racks=None, in_memory=False): how the "
+        "kafka_cluster fixture should run for this test",
     )
     config.stash[_STATS] = _Stats()
 
@@ -154,6 +160,23 @@ def _kafka_broker_pool(request: pytest.FixtureRequest, tmp_path_factory: pytest.
 def kafka_broker_session(request: pytest.FixtureRequest, _kafka_broker_pool: _Pool) -> "KafkaBroker":
     """The session's shared broker with the run's default settings (for other session-scoped fixtures)."""
     return _kafka_broker_pool.get(_options(request.config, None))
+
+
+@pytest.fixture
+def kafka_cluster(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """N kbrokers in this process replicating to each other (kbroker.testing.cluster.KafkaCluster), 3 by default,
+    each on its own port and data directory: `.bootstrap`, `create_topic`, `leader`/`isr`, and the faults
+    `stop(id)`, `kill(id)`, `start(id)`, `isolate(id)`, `heal(id)`. Settings by `@pytest.mark.kafka_cluster(...)`."""
+    from kbroker.testing.cluster import KafkaCluster
+
+    marker = request.node.get_closest_marker("kafka_cluster")
+    kwargs = dict(marker.kwargs) if marker else {}
+    if kwargs.get("in_memory"):
+        kwargs.setdefault("data_dir", None)
+    else:
+        kwargs.setdefault("data_dir", tmp_path / "cluster")
+    with KafkaCluster(**kwargs) as cluster:
+        yield cluster
 
 
 @pytest.fixture

@@ -53,17 +53,20 @@ def test_describe_log_dirs(raw: RawClient) -> None:
 def test_describe_topic_partitions_pages_and_elr_lists(raw: RawClient) -> None:
     topic = unique("dtp")
     create_topic(raw, topic, partitions=5)
-    body = {"topics": [{"name": topic}, {"name": unique("absent")}], "response_partition_limit": 3, "cursor": None}
+    absent = unique("absent")  # sorts before "dtp-": on the first page
+    body = {"topics": [{"name": topic}, {"name": absent}], "response_partition_limit": 3, "cursor": None}
     first = raw.request(75, 0, body)
+    assert [t["name"] for t in first["topics"]] == [absent, topic]  # by name, the unknown topic reported
     [described] = [t for t in first["topics"] if t["name"] == topic]
+    assert described["error_code"] == 0
     assert [p["partition_index"] for p in described["partitions"]] == [0, 1, 2]
     for p in described["partitions"]:
         assert p["eligible_leader_replicas"] == [] and p["last_known_elr"] == []  # never null
         assert p["leader_id"] == 1 and p["replica_nodes"] == [1] and p["isr_nodes"] == [1]
     assert described["topic_authorized_operations"] > 0 and len(described["topic_id"]) == 16
     assert first["next_cursor"] == {"topic_name": topic, "partition_index": 3}
-    missing = [t for t in first["topics"] if t["name"] != topic]
-    assert (not missing) or missing[0]["error_code"] == 3
+    [missing] = [t for t in first["topics"] if t["name"] == absent]
+    assert (missing["error_code"], missing["partitions"]) == (3, [])  # UNKNOWN_TOPIC_OR_PARTITION
     body["cursor"] = first["next_cursor"]
     second = raw.request(75, 0, body)
     [rest] = [t for t in second["topics"] if t["name"] == topic]
@@ -81,12 +84,16 @@ def test_describe_topic_partitions_kafka_python(fast_broker: BrokerProcess, raw:
     admin = KafkaAdminClient(bootstrap_servers=fast_broker.bootstrap)
     try:
         described = admin.describe_topic_partitions([topic])
-        text = repr(described)
-        assert topic in text
+        [entry] = described["topics"]
+        assert (entry["name"], entry["error_code"]) == (topic, 0), described
+        assert [(p["partition_index"], p["error_code"], p["leader_id"]) for p in entry["partitions"]] == [
+            (0, 0, 1), (1, 0, 1), (2, 0, 1)]
         cluster = admin.describe_cluster()
         assert cluster["controller_id"] == 1 and cluster["brokers"][0]["broker_id"] == 1, cluster
-        dirs = admin.describe_log_dirs()
-        assert topic in repr(dirs)
+        [(node, dirs)] = [(d["broker"], d["log_dirs"]) for d in admin.describe_log_dirs()]
+        assert node == 1 and [d["error_code"] for d in dirs] == [0], dirs
+        listed = {t["name"]: sorted(p["partition_index"] for p in t["partitions"]) for t in dirs[0]["topics"]}
+        assert listed[topic] == [0, 1, 2]
     finally:
         admin.close()
 

@@ -39,7 +39,7 @@ def _docstrings(tree: ast.AST) -> set[int]:
 
 def _uses(path: Path) -> tuple[set[str], list[re.Pattern[str]]]:
     """String constants (and f-string patterns) a module uses as keys: subscripts, call arguments, comparisons,
-    loop iterables. Module-level tables of topic_config.py are declarations, not reads."""
+    loop iterables, both branches of a conditional expression. Module-level tables of topic_config.py are declarations, not reads."""
     tree = ast.parse(path.read_text())
     skip = _docstrings(tree)
     roots: list[ast.AST] = [tree]
@@ -72,6 +72,9 @@ def _uses(path: Path) -> tuple[set[str], list[re.Pattern[str]]]:
                     take(side)
             elif isinstance(node, (ast.For, ast.comprehension)):
                 take(node.iter)
+            elif isinstance(node, ast.IfExp):  # key = "a" if ... else "b": both are read where key is
+                take(node.body)
+                take(node.orelse)
     return exact, patterns
 
 

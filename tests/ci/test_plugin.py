@@ -1,14 +1,15 @@
-"""The pytest plugin as a user meets it: `kafka_broker`, its scopes and modes, its helpers, its start-up time."""
+"""The pytest plugin as a user meets it: `kafka_broker`, its scopes and modes, its helpers, and brokers started
+and stopped in a row (how fast: bench/start_up.py)."""
 from __future__ import annotations
 
-import statistics
+import socket
 import time
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
-from kbroker.testing import InProcessBroker, KafkaBroker, SubprocessBroker
+from kbroker.testing import InProcessBroker, KafkaBroker, SubprocessBroker, WireClient
 
 @pytest.mark.parametrize("n", range(2))
 def test_session_broker_is_shared(kafka_broker: KafkaBroker, kafka_broker_session: KafkaBroker, n: int) -> None:
@@ -88,31 +89,26 @@ def test_factory_starts_independent_brokers(kafka_broker_factory: Callable[..., 
         b.produce("nowhere", [b"x"])
 
 
-def test_start_up_is_fast_enough_for_a_broker_per_test() -> None:
-    """In-process start (to accepting connections) and stop, measured over 20 brokers."""
-    starts, stops = [], []
+def _serves_then_refuses(runner: InProcessBroker | SubprocessBroker) -> None:
+    """The started broker answers a request; once stopped, its port refuses connections."""
+    host, port = runner.bootstrap.rsplit(":", 1)
+    with WireClient(runner.bootstrap, timeout=20) as c:
+        assert c.request(18, 3, {"client_software_name": "t", "client_software_version": "1"})["error_code"] == 0
+    assert runner.stop() == 0
+    with pytest.raises(OSError):
+        socket.create_connection((host, int(port)), timeout=5).close()
+
+
+def test_broker_per_test_starts_and_stops_cleanly() -> None:
+    """20 in-process brokers in a row, as a broker per test makes them: each serves, and stops cleanly (how long
+    they take is bench/start_up.py's business: a timed assertion only flakes on a loaded machine)."""
     for _ in range(20):
-        runner = InProcessBroker()
-        runner.start()
-        starts.append(runner.start_seconds)
-        began = time.perf_counter()
-        runner.stop()
-        stops.append(time.perf_counter() - began)
-    print(f"in-process start median {statistics.median(starts) * 1000:.1f} ms, "
-          f"stop median {statistics.median(stops) * 1000:.1f} ms")
-    assert statistics.median(starts) < 0.25
-    assert statistics.median(stops) < 0.5
+        _serves_then_refuses(InProcessBroker().start())
 
 
 def test_subprocess_start_up() -> None:
-    starts = []
     for _ in range(3):
-        runner = SubprocessBroker(control=True)
-        runner.start()
-        starts.append(runner.start_seconds)
-        runner.stop()
-    print(f"subprocess start median {statistics.median(starts) * 1000:.0f} ms")
-    assert statistics.median(starts) < 5
+        _serves_then_refuses(SubprocessBroker(control=True).start())
 
 
 def test_kafka_broker_start_context_manager() -> None:

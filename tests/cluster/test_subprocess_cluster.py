@@ -1,5 +1,5 @@
 """The multi-process cluster tooling: SubprocessCluster's kill/stop/start keep each broker's id, port and data, and
-`make cluster` (python -m kbroker.testing.cluster) brings up ZooKeeper and three brokers and stops all on Ctrl-C."""
+`make cluster` (python -m kbroker.testing.subprocess_cluster) brings up ZooKeeper and three brokers and stops all on Ctrl-C."""
 from __future__ import annotations
 
 import signal
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from kbroker.testing import zookeeper
-from kbroker.testing.cluster import SubprocessCluster
+from kbroker.testing.subprocess_cluster import SubprocessCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,7 +63,7 @@ def _free_run(count: int) -> int:
 def test_make_cluster_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     base = _free_run(3)
     zk_port = zookeeper.free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "kbroker.testing.cluster", "--data-dir", str(tmp_path),
+    proc = subprocess.Popen([sys.executable, "-m", "kbroker.testing.subprocess_cluster", "--data-dir", str(tmp_path),
                              "--base-port", str(base), "--zookeeper-port", str(zk_port)],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []

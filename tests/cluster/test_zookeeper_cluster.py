@@ -23,7 +23,7 @@ confluent_kafka = pytest.importorskip("confluent_kafka")
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
-from kbroker.testing.cluster import SubprocessCluster  # noqa: E402
+from kbroker.testing.subprocess_cluster import SubprocessCluster  # noqa: E402
 
 ROUNDS = int(os.environ.get("KBROKER_KILL_ROUNDS", "20"))
 SESSION_TIMEOUT_MS = 6000  # Kafka's pre-2.5 default: a killed broker is noticed within seconds

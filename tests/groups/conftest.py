@@ -93,7 +93,8 @@ def takeover_after_kill(child: Any, survivors: list, partitions: int, session_s:
     child.wait(10)
     killed = time.monotonic()
     wait_until(lambda: (polled_assignment(), sorted(p for c in survivors for p in owned(c)))[1]
-               == list(range(partitions)), 30, what="the survivors owning every partition")
+               == list(range(partitions)), session_s + 60, what="the survivors owning every partition")
     took = time.monotonic() - killed
-    assert session_s - 2 < took < session_s + 14, f"partitions moved after {took:.1f}s (session timeout {session_s}s)"
+    # not before the session timeout: nothing else told the coordinator (no upper bound: load only slows it)
+    assert took > session_s - 2, f"partitions moved after {took:.1f}s (session timeout {session_s}s)"
     return took

@@ -125,6 +125,24 @@ def test_join_sync_in_process() -> None:
     anyio.run(main)
 
 
+def test_expiry_keeps_a_group_until_its_pending_member_is_gone() -> None:
+    """The sweep deletes an Empty group with no offsets, but not while a member told MEMBER_ID_REQUIRED has yet
+    to join with its id; once that member's session has run out, the group goes at the next sweep."""
+    now = [0]
+    coordinator = GroupCoordinator(config={}, store=MemoryOffsetStore())
+    coordinator.timer = Timer(clock=lambda: now[0])
+    first = coordinator.join_group(version=7, group_id="g", member_id="", group_instance_id=None,
+                                   session_timeout_ms=6000, rebalance_timeout_ms=6000, protocol_type="consumer",
+                                   protocols=[("range", b"x")], client_id="c", client_host="/h")
+    assert first.done and first.response["error_code"] == 79  # MEMBER_ID_REQUIRED
+    coordinator.expire_offsets(10**13)
+    assert coordinator.describe_group("g", 5)["group_state"] == "Empty"
+    now[0] = 6001
+    coordinator.timer.poll()  # the pending member's session runs out
+    coordinator.expire_offsets(10**13)
+    assert coordinator.describe_group("g", 5)["group_state"] == "Dead"
+
+
 def test_assignors() -> None:
     from kbroker.coordinator.assignors import range_assign, uniform_assign
 

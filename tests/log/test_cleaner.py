@@ -279,7 +279,7 @@ def test_cleaning_stops_with_the_broker(tmp_path: Path) -> None:
 
     started = time.monotonic()
     anyio.run(main)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 60  # a hang guard (a whole pass takes under a second): not a speed test
     # whatever the pass got to, the log still reads whole and in order
     offsets = [o for o, *_ in records_of(log)]
     assert offsets == sorted(offsets)

@@ -34,8 +34,11 @@ def set_acls(kafka, *acls):
 
 
 def make_topics(kafka, *names):
-    broker = kafka.runner.broker
-    kafka.runner.call(lambda: [broker.create_topic(n, 1, {}) for n in names])
+    """Created through CreateTopics, for which ANONYMOUS gets CREATE on the cluster meanwhile (each test then
+    sets the ACLs it needs, replacing this one)."""
+    set_acls(kafka, allow(RT.CLUSTER, "kafka-cluster", Op.CREATE))
+    for name in names:
+        kafka.create_topic(name)
 
 
 def produce(kafka, topic, **extra):

@@ -2,6 +2,8 @@
 ListOffsets and the introspection APIs (DescribeProducers, DescribeTransactions, ListTransactions) report."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.conftest import BrokerProcess
@@ -352,13 +354,16 @@ def test_transactional_id_expiry_and_timeouts_are_configurable(tmp_path) -> None
         t = Txn(b.bootstrap, timeout_ms=6000)
         assert t.init()["error_code"] == E.INVALID_TRANSACTION_TIMEOUT
         t.timeout_ms = 5000
+        before_init = time.monotonic()
         assert t.init()["error_code"] == 0
 
         def state() -> int:
             with RawClient(b.bootstrap) as c:
                 return c.request(65, 0, {"transactional_ids": [t.txn_id]})["transaction_states"][0]["error_code"]
 
-        assert state() == 0  # (unless this took over 2 s)
+        # there, unless a loaded machine took 2 s to ask (then it may already be gone, but not sooner)
+        first = state()
+        assert first == 0 or (first == E.TRANSACTIONAL_ID_NOT_FOUND and time.monotonic() - before_init >= 2.0), first
         wait_until(lambda: state() == E.TRANSACTIONAL_ID_NOT_FOUND, 15, what="the idle transactional id to expire")
         t.close()
     finally:
@@ -366,7 +371,7 @@ def test_transactional_id_expiry_and_timeouts_are_configurable(tmp_path) -> None
 
 
 def test_idle_producers_expire(tmp_path) -> None:
-    b = BrokerProcess(tmp_path / "data", "--set", "producer.id.expiration.ms=500",
+    b = BrokerProcess(tmp_path / "data", "--set", "producer.id.expiration.ms=3000",
                       "--set", "producer.id.expiration.check.interval.ms=100").start()
     try:
         topic = unique("expire")
@@ -376,6 +381,7 @@ def test_idle_producers_expire(tmp_path) -> None:
             t.pid = c.request(22, 4, {"transactional_id": None, "transaction_timeout_ms": 1, "producer_id": -1,
                                       "producer_epoch": -1})["producer_id"]
         t.epoch = 0
+        before_produce = time.monotonic()
         assert t.produce(topic, 0, b"a", transactional=False)["error_code"] == 0
 
         def producers() -> list:
@@ -383,9 +389,11 @@ def test_idle_producers_expire(tmp_path) -> None:
                 resp = c.request(61, 0, {"topics": [{"name": topic, "partition_indexes": [0]}]})
             return resp["topics"][0]["partitions"][0]["active_producers"]
 
-        assert [p["producer_id"] for p in producers()] == [t.pid]
-        assert t.produce(topic, 0, b"x", seq=5, transactional=False)["error_code"] == E.OUT_OF_ORDER_SEQUENCE_NUMBER
-        wait_until(lambda: producers() == [], 10, what="the idle producer to expire")
+        listed = [p["producer_id"] for p in producers()]
+        out_of_order = t.produce(topic, 0, b"x", seq=5, transactional=False)["error_code"]
+        if time.monotonic() - before_produce < 3.0:  # else a loaded machine was slower than the expiry: it may be gone
+            assert (listed, out_of_order) == ([t.pid], E.OUT_OF_ORDER_SEQUENCE_NUMBER)
+        wait_until(lambda: producers() == [], 30, what="the idle producer to expire")
         assert t.produce(topic, 0, b"b", seq=5, transactional=False)["error_code"] == 0  # a stranger again
         t.close()
     finally:

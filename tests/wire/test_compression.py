@@ -16,6 +16,7 @@ import zstandard
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.vectors import needs_vectors
 from tests.wire.test_records import REAL_V2
 from wire.compression import (
     CODECS,
@@ -192,7 +193,7 @@ def test_codec_names() -> None:
 REAL_COMPRESSED = [r for r in REAL_V2 if r[3][22] & 7]
 
 
-@pytest.mark.skipif(not REAL_COMPRESSED, reason="shared/vectors not present beside the project")
+@needs_vectors
 @pytest.mark.parametrize("client,topic,partition,records", REAL_COMPRESSED, ids=[f"{c}-{t}" for c, t, _, _ in REAL_COMPRESSED])
 def test_real_client_compressed_payloads(client: str, topic: str, partition: int, records: bytes) -> None:
     h = parse_header(records)
@@ -205,9 +206,8 @@ def test_real_client_compressed_payloads(client: str, topic: str, partition: int
     assert len(decode_records(records)) == h.record_count
 
 
+@needs_vectors
 def test_real_client_shapes_seen() -> None:
-    if not REAL_COMPRESSED:
-        pytest.skip("shared/vectors not present beside the project")
     shapes = set()
     for client, _t, _p, records in REAL_COMPRESSED:
         codec = records[22] & 7

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.vectors import needs_vectors
 from tests.wire.test_records import REAL
 from wire.compression import compress
 from wire.legacy import (
@@ -304,7 +305,7 @@ def test_wrapper_decompression_is_capped() -> None:
 REAL_LEGACY = [r for r in REAL if r[3][16] != 2]
 
 
-@pytest.mark.skipif(not REAL_LEGACY, reason="shared/vectors not present beside the project")
+@needs_vectors
 @pytest.mark.parametrize("client,topic,partition,records", REAL_LEGACY, ids=[f"{c}-{t}-{i}" for i, (c, t, _p, _r) in enumerate(REAL_LEGACY)])
 def test_real_kafka_go_message_sets(client: str, topic: str, partition: int, records: bytes) -> None:
     msgs = list(iter_messages(records))
@@ -332,8 +333,7 @@ def _gunzip(data: bytes) -> bytes:
     return zlib.decompress(data, 31)
 
 
+@needs_vectors
 def test_real_legacy_vectors_present() -> None:
-    if not REAL:
-        pytest.skip("shared/vectors not present beside the project")
     assert {c for c, *_ in REAL_LEGACY} == {"kafka-go-0.2.1"}
     assert any(r[17] & 7 == 1 for *_x, r in REAL_LEGACY)  # a gzip wrapper among them

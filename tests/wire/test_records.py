@@ -2,16 +2,15 @@
 flipped bytes, validate_produce_batches refuses each bad case, and real clients' batches pass and decode."""
 from __future__ import annotations
 
-import json
 import struct
 from io import BytesIO
-from pathlib import Path
 
 import crc32c
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.vectors import needs_vectors, samples
 from wire.record_timestamps import records_max_timestamp
 from wire.records import (
     CONTROL_ABORT,
@@ -40,7 +39,6 @@ from wire.records import (
     write_varint,
 )
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "requests.jsonl"
 CODECS = [0, 1, 2, 3, 4]
 
 
@@ -92,13 +90,8 @@ def _produce_records(frame: bytes) -> list[tuple[str, int, bytes | None]]:
 
 def real_produce_records() -> list[tuple[str, str, int, bytes]]:
     """(client, topic, partition, records bytes) of every Produce frame captured from real clients."""
-    if not VECTORS.exists():
-        return []
     out = []
-    for line in VECTORS.read_text().splitlines():
-        if not line.strip():
-            continue
-        sample = json.loads(line)
+    for sample in samples():
         if sample["api_key"] != 0:
             continue
         for topic, index, records in _produce_records(bytes.fromhex(sample["request_hex"])):
@@ -111,16 +104,15 @@ REAL = real_produce_records()
 REAL_V2 = [r for r in REAL if r[3][16] == 2]
 
 
+@needs_vectors
 def test_vectors_cover_the_expected_clients_and_codecs() -> None:
-    if not REAL:
-        pytest.skip("shared/vectors not present beside the project")
     clients = {c for c, *_ in REAL_V2}
     assert len(clients) >= 8
     codecs = {r[22] & 7 for *_, r in REAL_V2}
     assert {0, 1, 2, 4} <= codecs  # none, gzip, snappy (sarama, raw), zstd; no client sent lz4
 
 
-@pytest.mark.skipif(not REAL_V2, reason="shared/vectors not present beside the project")
+@needs_vectors
 @pytest.mark.parametrize("client,topic,partition,records", REAL_V2, ids=[f"{c}-{t}-{p}" for c, t, p, _ in REAL_V2])
 def test_real_client_batches_validate_and_decode(client: str, topic: str, partition: int, records: bytes) -> None:
     batches = validate_produce_batches(records)

@@ -1,27 +1,16 @@
 """Every real request frame captured from the nine client implementations decodes and re-encodes byte for byte."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
+from tests.vectors import needs_vectors, samples
 from wire.codec import decode_request_header, encode_request_header, request_codec
 from wire.schema import APIS
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "requests.jsonl"
+SAMPLES = samples()
 
 
-def _load() -> list[dict]:
-    if not VECTORS.exists():
-        return []
-    return [json.loads(line) for line in VECTORS.read_text().splitlines() if line.strip()]
-
-
-SAMPLES = _load()
-
-
-@pytest.mark.skipif(not SAMPLES, reason="shared/vectors not present beside the project")
+@needs_vectors
 @pytest.mark.parametrize(
     "sample", SAMPLES, ids=[f"{s['client']}-{s['api_name']}-v{s['api_version']}-{i}" for i, s in enumerate(SAMPLES)]
 )
