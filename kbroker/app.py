@@ -23,6 +23,7 @@ from kbroker.coordinator import group_coordinator
 from kbroker.coordinator.share import share_coordinator
 from kbroker.coordinator.transactions import transaction_coordinator
 from kbroker.faults import Faults
+from kbroker.security.listeners import Listener
 from kbroker.server.listener import Server
 
 log = logging.getLogger("kbroker")
@@ -52,6 +53,13 @@ class Running:
     metrics_port: int | None = None
     control_port: int | None = None
     control_token: str | None = None
+    servers: dict[str, Server] | None = None
+    """Every listener's server by listener name (the first one is `server`)."""
+
+    def bootstrap_for(self, listener: str) -> str:
+        """host:port a client of that listener connects to."""
+        endpoint = self.broker.endpoint_for(listener.upper())
+        return f"{endpoint.host}:{endpoint.port}"
 
     @property
     def bootstrap(self) -> str:
@@ -80,14 +88,17 @@ async def start_broker(settings: Settings, config: BrokerConfig) -> AsyncIterato
             node = ClusterNode(broker, connect, settings.network, local=local)
             await node.open()  # the partitions follow the cluster before anyone is served
         async with anyio.create_task_group() as tg:
-            server = Server(broker, settings.host, settings.port)
+            servers = _servers(broker, settings)
+            server = next(iter(servers.values()))
             if settings.metrics or settings.metrics_listen:
                 from kbroker.metrics import Metrics
 
                 broker.metrics = Metrics(broker, server)  # type: ignore[attr-defined]
-            port = await tg.start(server.serve)
-            if settings.advertised_port is None:
-                broker.advertised = Endpoint(advertised.host, port)
+            for name, one in servers.items():
+                bound = await tg.start(one.serve)
+                broker.listener_endpoints[name] = _advertise(broker, settings, one.listener, bound, advertised)
+            port = server.port
+            broker.advertised = broker.listener_endpoints[server.listener.name]
             if node is not None:
                 await tg.start(node.run)
             await tg.start(broker.run_background)
@@ -101,7 +112,8 @@ async def start_broker(settings: Settings, config: BrokerConfig) -> AsyncIterato
                 token = settings.control_token or new_token()
             http_ports = await _start_http(tg, broker, settings, token)
             try:
-                yield Running(broker, server, port, http_ports.get("metrics"), http_ports.get("control"), token)
+                yield Running(broker, server, port, http_ports.get("metrics"), http_ports.get("control"), token,
+                              servers)
             finally:
                 tg.cancel_scope.cancel()
     finally:
@@ -137,6 +149,24 @@ def _zookeeper(config: BrokerConfig) -> Callable[[], Awaitable[Any]]:
                                       connection_timeout_ms=int(config.static.get(
                                           "zookeeper.connection.timeout.ms", timeout)))
     return connect
+
+
+def _servers(broker: Broker, settings: Settings) -> dict[str, Server]:
+    """Kafka's `listeners` when set, each a server of its own; else the one PLAINTEXT listener of --listen."""
+    if "listeners" not in broker.config.static:
+        return {"PLAINTEXT": Server(broker, settings.host, settings.port)}
+    return {lst.name: Server(broker, lst.host or "0.0.0.0", lst.port, lst) for lst in broker.security.setup.listeners}
+
+
+def _advertise(broker: Broker, settings: Settings, listener: Listener, bound: int, default: Endpoint) -> Endpoint:
+    """What Metadata tells a client of this listener: advertised.listeners' entry (its port 0 or a missing one
+    meaning the bound port), else the listen address (a wildcard replaced by the machine's name)."""
+    if "listeners" not in broker.config.static:
+        return Endpoint(default.host, settings.advertised_port or bound)
+    adv = broker.security.setup.advertised_for(listener.name) or listener
+    host = adv.host if adv.host not in ("", "0.0.0.0", "::") else socket.getfqdn()
+    port = adv.port if adv.port and adv is not listener else bound
+    return Endpoint(host, port)
 
 
 async def _start_http(tg: anyio.abc.TaskGroup, broker: Broker, settings: Settings,
@@ -180,8 +210,9 @@ async def run_broker(settings: Settings, config: BrokerConfig) -> None:
             host = settings.control_listen[0] if settings.control_listen else ""
             where = "token set by --control-token" if settings.control_token else f"token {running.control_token}"
             print(f"kbroker control: http://{_url_host(host)}:{running.control_port}/ ({where})", flush=True)
+        others = "".join(f", {name} on {one.host}:{one.port}" for name, one in list((running.servers or {}).items())[1:])
         print(
-            f"kbroker ready: listening on {settings.host}:{running.port}, advertised as {running.bootstrap}, "
+            f"kbroker ready: listening on {running.server.host}:{running.port}{others}, advertised as {running.bootstrap}, "
             f"node {running.broker.node_id}, {where}",
             flush=True,
         )

@@ -18,6 +18,7 @@ from kbroker.log.cleaner import CleanerConfig, CleanTarget, LogCleaner
 from kbroker.metadata import INTERNAL_TOPICS, MetadataStore, TopicInfo, validate_topic_name
 from kbroker.partition import Partition
 from kbroker.quotas import QuotaManager
+from kbroker.security.setup import BrokerSecurity
 from kbroker.topic_config import cleanup_policy, effective, log_config, validate_topic_configs, value_of
 from wire.errors import ErrorCode, KafkaError
 
@@ -47,6 +48,8 @@ class Broker:
         self.config = config
         self.node_id: int = config["node.id"]
         self.advertised = advertised
+        self.listener_endpoints: dict[str, Endpoint] = {}
+        """Advertised endpoint of each named listener (filled by the app once the listeners are bound)."""
         self.in_memory = data_dir is None
         if data_dir is not None and "log.dirs" not in config.static and "log.dir" not in config.static:
             config.static["log.dirs"] = str(data_dir)  # given as --data-dir: what Kafka would show as log.dirs
@@ -56,6 +59,10 @@ class Broker:
         config.set_dynamic(True, self.metadata.broker_configs_node)
         warn_no_effect([*config.static, *config.dynamic_default, *config.dynamic_broker,
                         *(k for info in self.metadata.topics.values() if not info.internal for k in info.configs)])
+        self.security = BrokerSecurity.from_settings(
+            {**config.static, **config.dynamic_default, **config.dynamic_broker}, data_dir=data_dir,
+            scram=lambda: self.metadata.scram)
+        """Listeners, TLS, SASL and the authorizer (None unless authorizer.class.name is set)."""
         self.logs = LogManager(data_dir, in_memory=data_dir is None)
         self.cluster = None
         """kbroker.cluster.node.ClusterNode when this broker is one of a cluster (set by ClusterNode.open)."""
@@ -73,6 +80,11 @@ class Broker:
             enabled=lambda: self.config["log.cleaner.enable"],
             io_max_bytes_per_second=lambda: self.config["log.cleaner.io.max.bytes.per.second"],
         )
+
+    def endpoint_for(self, listener: str | None) -> Endpoint:
+        """What Metadata and DescribeCluster tell a client that came through `listener` (Kafka answers with
+        the endpoints of the client's listener)."""
+        return self.listener_endpoints.get(listener, self.advertised) if listener else self.advertised
 
     # -- start-up and shut-down
 

@@ -186,10 +186,15 @@ def main(argv: list[str] | None = None) -> int:
                         advertised_port=adv[1] if adv else None, data_dir=data_dir,
                         metrics_listen=args.metrics_listen, control_listen=args.control_listen,
                         control_token=args.control_token)
+    from kbroker.security.setup import SecurityConfigError
+
     try:
         anyio.run(run_broker, settings, config, backend_options=backend_options())
     except KeyboardInterrupt:
         pass
+    except SecurityConfigError as exc:  # a listener, TLS, SASL or authorizer setting Kafka would refuse too
+        print(f"kbroker: {exc}", file=sys.stderr)
+        return 2
     finally:
         ShutdownGuard.uninstall()
     return 0

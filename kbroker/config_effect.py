@@ -25,10 +25,15 @@ _GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("KRaft: kbroker keeps its cluster metadata itself, with no controller quorum or metadata log", (
         "controller.*", "metadata.log.*", "metadata.max.*", "process.roles", "broker.heartbeat.interval.ms",
         "broker.session.timeout.ms", "initial.broker.registration.timeout.ms")),
-    ("security: kbroker serves one PLAINTEXT listener (listeners, SSL, SASL and authorizers are under way)", (
-        "listeners", "advertised.listeners", "listener.security.protocol.map", "security.providers", "inter.broker.listener.name", "early.start.listeners",
-        "security.inter.broker.protocol", "ssl.*", "sasl.*", "authorizer.class.name", "principal.builder.class",
-        "connection.failed.authentication.delay.ms", "connections.max.reauth.ms", "delegation.token.*")),
+    ("security: no Kerberos (GSSAPI), delegation tokens, outgoing SASL logins, JKS/PKCS12 stores or Java security "
+     "providers; SASL JAAS settings are read only in their listener-and-mechanism form "
+     "(listener.name.<listener>.<mechanism>.sasl.jaas.config)", (
+        "security.providers", "early.start.listeners", "principal.builder.class", "delegation.token.*",
+        "sasl.client.callback.handler.class", "sasl.jaas.config", "sasl.kerberos.*", "sasl.login.*",
+        "sasl.mechanism.*", "sasl.oauthbearer.*", "sasl.server.callback.handler.class", "ssl.allow.*",
+        "ssl.endpoint.identification.algorithm", "ssl.engine.factory.class", "ssl.keymanager.algorithm",
+        "ssl.keystore.password", "ssl.protocol", "ssl.provider", "ssl.secure.random.implementation",
+        "ssl.trustmanager.algorithm", "ssl.truststore.password")),
     ("socket tuning and rate limits: the operating system's defaults serve, connections are not rate-limited", (
         "max.connection.creation.rate", "queued.max.requests",
         "socket.connection.setup.timeout.ms", "socket.connection.setup.timeout.max.ms", "socket.listen.backlog.size",

@@ -9,6 +9,7 @@ below v2.
 from __future__ import annotations
 
 from kbroker.coordinator.transactions import transaction_coordinator
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
 
@@ -24,6 +25,13 @@ def _results(errors: dict[tuple[str, int], int]) -> list[dict]:
 
 def _one(ctx: RequestContext, txn_id: str, pid: int, epoch: int, topics: list[dict], verify_only: bool) -> dict:
     broker = ctx.broker
+    every = [(t["name"], i) for t in topics for i in t["partitions"]]
+    if not allowed(ctx, Operation.WRITE, ResourceType.TRANSACTIONAL_ID, txn_id):
+        return {tp: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED for tp in every}
+    denied = {tp for tp in every if not allowed(ctx, Operation.WRITE, ResourceType.TOPIC, tp[0])}
+    if denied:
+        return {tp: (ErrorCode.TOPIC_AUTHORIZATION_FAILED if tp in denied else ErrorCode.OPERATION_NOT_ATTEMPTED)
+                for tp in every}
     wanted: list[tuple[str, int]] = []
     unknown: set[tuple[str, int]] = set()
     for topic in topics:

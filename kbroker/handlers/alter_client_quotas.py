@@ -10,7 +10,9 @@ import socket
 import anyio
 
 from kbroker.quotas import ip_names_to_resolve
+from kbroker.handlers._authz import Operation, allowed_cluster
 from kbroker.server.context import RequestContext
+from wire.errors import ErrorCode
 
 KEY, MIN, MAX = 49, 0, 1
 RESOLVE_TIMEOUT_S = 10.0
@@ -27,6 +29,9 @@ async def _resolves(name: str) -> bool:
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
+    if not allowed_cluster(ctx, Operation.ALTER_CONFIGS):  # Kafka: ALTER_CONFIGS on the cluster
+        return {"throttle_time_ms": 0, "entries": [{"error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED, "error_message": None,
+                                                   "entity": e["entity"]} for e in request["entries"]]}
     resolvable = {name for name in ip_names_to_resolve(request["entries"]) if await _resolves(name)}
     results = ctx.broker.quotas.alter(request["entries"], request["validate_only"], resolvable)
     return {"throttle_time_ms": 0,

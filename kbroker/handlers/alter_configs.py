@@ -6,6 +6,7 @@ request, duplicate keys or null values make that resource INVALID_REQUEST.
 from __future__ import annotations
 
 from kbroker.handlers._configs import BROKER, CLIENT_METRICS, GROUP, TOPIC, alter_each, broker_id_of
+from kbroker.handlers._authz import Operation, config_resource_error
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode, KafkaError
 
@@ -31,6 +32,10 @@ def alter_resource(ctx: RequestContext, rtype: int, name: str, configs: dict[str
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
     def alter(resource: dict) -> None:
+        denied = config_resource_error(ctx, Operation.ALTER_CONFIGS, resource["resource_type"],
+                                       resource["resource_name"])
+        if denied is not None:
+            raise KafkaError(ErrorCode(denied))
         configs = {c["name"]: c["value"] for c in resource["configs"]}
         alter_resource(ctx, resource["resource_type"], resource["resource_name"], configs, request["validate_only"])
 

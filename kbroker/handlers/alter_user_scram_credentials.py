@@ -3,6 +3,7 @@ validated as Kafka's controller does (ScramControlManager): a user at most once 
 4096..16384 iterations, deletions of existing credentials only. Stored with the cluster metadata."""
 from __future__ import annotations
 
+from kbroker.handlers._authz import Operation, allowed_cluster
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
 
@@ -22,6 +23,10 @@ def _check_user(name: str, mechanism: int) -> tuple[int, str] | None:
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
+    if not allowed_cluster(ctx, Operation.ALTER):  # Kafka: ALTER on the cluster
+        names = dict.fromkeys([d["name"] for d in request["deletions"]] + [u["name"] for u in request["upsertions"]])
+        return {"throttle_time_ms": 0, "results": [{"user": n, "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED, "error_message": None}
+                                                   for n in names]}
     metadata = ctx.broker.metadata
     credentials = {user: dict(mechs) for user, mechs in metadata.scram.items()}
     deletions: dict[str, dict] = {}

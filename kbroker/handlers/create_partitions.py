@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import Counter
 
 from kbroker.handlers._util import error_of
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode, KafkaError
 
@@ -19,6 +20,8 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
         try:
             if counts[topic["name"]] > 1:
                 raise KafkaError(ErrorCode.INVALID_REQUEST, "Duplicate topic in request.")
+            if not allowed(ctx, Operation.ALTER, ResourceType.TOPIC, topic["name"]):  # Kafka: ALTER on the topic
+                raise KafkaError(ErrorCode.TOPIC_AUTHORIZATION_FAILED, "Authorization failed.")
             info = broker.topic(topic["name"])
             assignments = topic["assignments"]
             if info is not None and assignments is not None:

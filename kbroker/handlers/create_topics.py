@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 from kbroker.handlers._util import error_of
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.server.context import RequestContext
 from kbroker.topic_config import describe_topic
 from wire.errors import ErrorCode, KafkaError
@@ -56,6 +57,9 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
         entry = {"name": name, "error_code": 0, "error_message": None, "num_partitions": -1,
                  "replication_factor": -1, "configs": None}
         try:
+            if not (allowed(ctx, Operation.CREATE, ResourceType.CLUSTER, "kafka-cluster")
+                    or allowed(ctx, Operation.CREATE, ResourceType.TOPIC, name)):
+                raise KafkaError(ErrorCode.TOPIC_AUTHORIZATION_FAILED, "Authorization failed.")
             if counts[name] > 1:
                 raise KafkaError(ErrorCode.INVALID_REQUEST, "Create topics request from client contains a duplicate topic name")
             num_partitions, replication_factor = topic["num_partitions"], topic["replication_factor"]

@@ -7,8 +7,9 @@ never matters.
 """
 from __future__ import annotations
 
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.server.context import RequestContext
-from wire.errors import KafkaError
+from wire.errors import ErrorCode, KafkaError
 
 KEY, MIN, MAX = 21, 0, 2
 
@@ -21,6 +22,8 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
         for p in topic["partitions"]:
             entry = {"partition_index": p["partition_index"], "low_watermark": -1, "error_code": 0}
             try:
+                if not allowed(ctx, Operation.DELETE, ResourceType.TOPIC, topic["name"]):  # Kafka: DELETE on the topic
+                    raise KafkaError(ErrorCode.TOPIC_AUTHORIZATION_FAILED)
                 entry["low_watermark"] = broker.delete_records(topic["name"], p["partition_index"], p["offset"])
             except KafkaError as exc:
                 entry["error_code"] = int(exc.code)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from kbroker.handlers._util import error_of
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode, KafkaError
 
@@ -25,6 +26,8 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
                 if info is None:
                     raise KafkaError(ErrorCode.UNKNOWN_TOPIC_ID)
                 name = entry["name"] = info.name
+            if not allowed(ctx, Operation.DELETE, ResourceType.TOPIC, name):
+                raise KafkaError(ErrorCode.TOPIC_AUTHORIZATION_FAILED, "Authorization failed.")
             if broker.cluster is not None:  # every broker drops it when the cluster metadata says so
                 info = broker.check_delete_topic(name)
                 await broker.cluster.delete_topic(name)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from kbroker.cluster import view
 from kbroker.handlers._util import CLUSTER_OPERATIONS, NOT_REQUESTED
+from kbroker.handlers._authz import Operation, ResourceType, allowed_cluster, authorized_ops, enabled
+from kbroker.handlers import _endpoints as endpoints
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
 
@@ -15,6 +17,13 @@ KEY, MIN, MAX = 60, 0, 2
 
 UNKNOWN_ENDPOINT, BROKER_ENDPOINT, CONTROLLER_ENDPOINT = 0, 1, 2
 _NAMES = {BROKER_ENDPOINT: "BROKER", CONTROLLER_ENDPOINT: "CONTROLLER"}
+
+
+def _cluster_ops(ctx: RequestContext) -> int:
+    if not enabled(ctx):
+        return CLUSTER_OPERATIONS
+    return authorized_ops(ctx, ResourceType.CLUSTER, "kafka-cluster") if allowed_cluster(
+        ctx, Operation.DESCRIBE) else 0
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
@@ -37,7 +46,7 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
         "cluster_id": broker.metadata.cluster_id,
         "controller_id": view.controller_id(broker),
         "brokers": [{"broker_id": n.node_id, "host": n.host, "port": n.port, "rack": n.rack, "is_fenced": False}
-                    for n in view.brokers(broker)],
-        "cluster_authorized_operations": CLUSTER_OPERATIONS if request["include_cluster_authorized_operations"]
+                    for n in endpoints.brokers(ctx)],
+        "cluster_authorized_operations": _cluster_ops(ctx) if request["include_cluster_authorized_operations"]
         else NOT_REQUESTED,
     }

@@ -14,6 +14,7 @@ from kbroker.coordinator import group_configs
 from kbroker.telemetry import configs as client_metrics
 from kbroker.handlers._configs import BROKER, BROKER_LOGGER, CLIENT_METRICS, GROUP, TOPIC, broker_id_of, describe_loggers
 from kbroker.metadata import validate_topic_name
+from kbroker.handlers._authz import Operation, config_resource_error
 from kbroker.server.context import RequestContext
 from kbroker.topic_config import describe_topic
 from wire.errors import ErrorCode, KafkaError
@@ -62,6 +63,12 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
     for resource in request["resources"]:
         entry = {"error_code": 0, "error_message": None, "resource_type": resource["resource_type"],
                  "resource_name": resource["resource_name"], "configs": []}
+        denied = config_resource_error(ctx, Operation.DESCRIBE_CONFIGS, resource["resource_type"],
+                                       resource["resource_name"])
+        if denied is not None:
+            entry["error_code"] = denied
+            results.append(entry)
+            continue
         try:
             configs = _configs(ctx, resource["resource_type"], resource["resource_name"],
                                resource["configuration_keys"] or None, synonyms, docs)

@@ -8,7 +8,9 @@ from __future__ import annotations
 import os
 import shutil
 
+from kbroker.handlers._authz import Operation, allowed_cluster
 from kbroker.server.context import RequestContext
+from wire.errors import ErrorCode
 
 KEY, MIN, MAX = 35, 0, 4
 
@@ -24,6 +26,8 @@ def _space(path: str) -> tuple[int, int]:
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
+    if not allowed_cluster(ctx, Operation.DESCRIBE):  # Kafka: DESCRIBE on the cluster
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED, "results": []}
     broker = ctx.broker
     data_dir = broker.logs.data_dir
     wanted: dict[str, set[int]] | None = None

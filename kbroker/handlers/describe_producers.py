@@ -4,6 +4,7 @@ when none), as the partition's producer state holds them. Unknown partitions get
 """
 from __future__ import annotations
 
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
 
@@ -17,6 +18,10 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
         partitions = []
         for index in topic["partition_indexes"]:
             part = broker.partition(topic["name"], index)
+            if not allowed(ctx, Operation.READ, ResourceType.TOPIC, topic["name"]):  # Kafka: READ on the topic
+                partitions.append({"partition_index": index, "error_code": int(ErrorCode.TOPIC_AUTHORIZATION_FAILED),
+                                   "error_message": None, "active_producers": []})
+                continue
             if part is None:
                 partitions.append({"partition_index": index, "error_code": int(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
                                    "error_message": None, "active_producers": []})

@@ -11,6 +11,7 @@ from __future__ import annotations
 from kbroker.cluster import view
 from kbroker.handlers._util import TOPIC_OPERATIONS
 from kbroker.metadata import INTERNAL_TOPICS, validate_topic_name
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode, KafkaError
 
@@ -43,7 +44,14 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
     remaining = max(min(limit, request["response_partition_limit"]), 1)
     topics: list[dict] = []
     next_cursor = None
+    describable = lambda n: allowed(ctx, Operation.DESCRIBE, ResourceType.TOPIC, n)  # noqa: E731
+    if fetch_all:  # Kafka: the topics the principal may not DESCRIBE are left out
+        names = [n for n in names if describable(n)]
     for name in names:
+        if not describable(name):
+            topics.append({"error_code": ErrorCode.TOPIC_AUTHORIZATION_FAILED, "name": name, "topic_id": NO_UUID,
+                           "is_internal": False, "partitions": [], "topic_authorized_operations": 0})
+            continue
         if remaining <= 0:
             next_cursor = {"topic_name": name, "partition_index": 0}
             break

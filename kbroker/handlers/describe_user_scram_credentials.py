@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from kbroker.handlers._authz import Operation, allowed_cluster
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
 
@@ -13,6 +14,8 @@ KEY, MIN, MAX = 50, 0, 0
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
+    if not allowed_cluster(ctx, Operation.DESCRIBE):  # Kafka: DESCRIBE on the cluster
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED, "error_message": None, "results": []}
     scram = ctx.broker.metadata.scram
     users = request["users"]
     if not users:

@@ -8,6 +8,7 @@ controller does, partitions needing no election are left out. v0 has no election
 """
 from __future__ import annotations
 
+from kbroker.handlers._authz import Operation, allowed_cluster
 from kbroker.cluster import elections
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
@@ -19,6 +20,8 @@ NOT_NEEDED = "Leader election not needed for topic partition."
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
+    if not allowed_cluster(ctx, Operation.ALTER):  # Kafka: ALTER on the cluster
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.CLUSTER_AUTHORIZATION_FAILED, "replica_election_results": []}
     broker = ctx.broker
     election = request.get("election_type", PREFERRED) if ctx.version >= 1 else PREFERRED
     if election not in (PREFERRED, UNCLEAN):

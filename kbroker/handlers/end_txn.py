@@ -10,6 +10,7 @@ feature), so v5 answers carry the unchanged producer id and epoch.
 from __future__ import annotations
 
 from kbroker.coordinator.transactions import transaction_coordinator
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
 
@@ -19,6 +20,9 @@ KEY, MIN, MAX = 26, 0, 5
 async def handle(ctx: RequestContext, request: dict) -> dict:
     coordinator = transaction_coordinator(ctx.broker)
     txn_id = request["transactional_id"]
+    if not allowed(ctx, Operation.WRITE, ResourceType.TRANSACTIONAL_ID, txn_id):
+        return {"throttle_time_ms": 0, "error_code": int(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED),
+                "producer_id": -1, "producer_epoch": -1}
     error = coordinator.end_transaction(txn_id, request["producer_id"], request["producer_epoch"],
                                         bool(request["committed"]))
     if error == ErrorCode.PRODUCER_FENCED and ctx.version < 2:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from kbroker.cluster import view
 from kbroker.fetching import PartitionRead, fetch
+from kbroker.handlers._authz import Operation, ResourceType, allowed, allowed_cluster
 from kbroker.partition import READ_LOG_END
 from kbroker.server.context import CloseConnection, RequestContext
 from wire.errors import ErrorCode
@@ -31,6 +32,16 @@ def _legacy(records: bytes | memoryview, version: int) -> bytes:
     return v2_to_legacy(bytes(records), 0 if version <= 1 else 1) if records else b""
 
 
+def _may_read(ctx: RequestContext, request: dict, topic: str) -> bool:
+    """Kafka: a follower (replica id >= 0) needs CLUSTER_ACTION on the cluster, a consumer READ on the topic."""
+    replica = request.get("replica_id", -1)
+    if replica is None or replica < 0:
+        replica = (request.get("replica_state") or {}).get("replica_id", -1)
+    if replica is not None and replica >= 0:
+        return allowed_cluster(ctx, Operation.CLUSTER_ACTION)
+    return allowed(ctx, Operation.READ, ResourceType.TOPIC, topic)
+
+
 async def handle(ctx: RequestContext, request: dict) -> dict:
     broker = ctx.broker
     version = ctx.version
@@ -52,6 +63,9 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
         if name is None:
             for r in group:
                 r.error_code = ErrorCode.UNKNOWN_TOPIC_ID
+        elif not _may_read(ctx, request, name):
+            for r in group:
+                r.error_code = ErrorCode.TOPIC_AUTHORIZATION_FAILED
         else:
             reads.extend(group)
         topics.append((topic, group))

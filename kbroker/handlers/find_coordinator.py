@@ -9,7 +9,9 @@ import logging
 
 from kbroker.cluster import view
 from kbroker.coordinator import group_coordinator
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.coordinator.records import partition_for
+from kbroker.handlers import _endpoints as endpoints
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode, KafkaError
 
@@ -26,7 +28,8 @@ def _where(ctx: RequestContext, key: str, key_type: int) -> tuple[int, str | Non
     if error:
         return error, message, None
     if broker.cluster is None:
-        return 0, None, {"node_id": broker.node_id, "host": broker.advertised.host, "port": broker.advertised.port}
+        me = broker.endpoint_for(ctx.auth.listener.name if ctx.auth is not None else None)
+        return 0, None, {"node_id": broker.node_id, "host": me.host, "port": me.port}
     topic = "__consumer_offsets" if key_type == GROUP else "__transaction_state"
     if key_type == TRANSACTION:
         from kbroker.coordinator.transactions import transaction_coordinator
@@ -39,13 +42,18 @@ def _where(ctx: RequestContext, key: str, key_type: int) -> tuple[int, str | Non
     if info is None:
         return int(ErrorCode.COORDINATOR_NOT_AVAILABLE), None, None
     leader = view.partition(broker, topic, partition_for(key, info.partitions)).leader
-    node = view.node(broker, leader)
+    node = endpoints.node(ctx, leader)
     if node is None:
         return int(ErrorCode.COORDINATOR_NOT_AVAILABLE), None, None
     return 0, None, {"node_id": node.node_id, "host": node.host, "port": node.port}
 
 
 def _lookup(ctx: RequestContext, key: str, key_type: int) -> tuple[int, str | None]:
+    # Kafka: DESCRIBE on the group / transactional id
+    if key_type == GROUP and not allowed(ctx, Operation.DESCRIBE, ResourceType.GROUP, key):
+        return int(ErrorCode.GROUP_AUTHORIZATION_FAILED), None
+    if key_type == TRANSACTION and not allowed(ctx, Operation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, key):
+        return int(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED), None
     if key_type == GROUP:
         try:
             group_coordinator(ctx.broker).ensure_offsets_topic()

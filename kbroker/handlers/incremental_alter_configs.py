@@ -11,6 +11,7 @@ from kbroker.config import KAFKA_KEYS, default_of
 from kbroker.coordinator import group_configs
 from kbroker.handlers._configs import (BROKER, BROKER_LOGGER, CLIENT_METRICS, GROUP, TOPIC, alter_each, alter_loggers,
                                        broker_id_of)
+from kbroker.handlers._authz import Operation, config_resource_error
 from kbroker.server.context import RequestContext
 from kbroker.telemetry import configs as client_metrics
 from kbroker.topic_config import OP_DELETE, apply_incremental, topic_default, topic_type
@@ -76,6 +77,10 @@ def _alter(ctx: RequestContext, rtype: int, name: str, ops: list[tuple[str, int,
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
     def alter(resource: dict) -> None:
+        denied = config_resource_error(ctx, Operation.ALTER_CONFIGS, resource["resource_type"],
+                                       resource["resource_name"])
+        if denied is not None:
+            raise KafkaError(ErrorCode(denied))
         ops = [(c["name"], c["config_operation"], c["value"]) for c in resource["configs"]]
         _alter(ctx, resource["resource_type"], resource["resource_name"], ops, request["validate_only"])
 

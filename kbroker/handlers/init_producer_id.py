@@ -10,6 +10,7 @@ transaction.max.timeout.ms (or not positive) get INVALID_TRANSACTION_TIMEOUT.
 from __future__ import annotations
 
 from kbroker.coordinator.transactions import transaction_coordinator
+from kbroker.handlers._authz import Operation, ResourceType, allowed, allowed_any, allowed_cluster
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
 
@@ -27,6 +28,13 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
     if (pid == -1) != (epoch == -1):
         return _answer(ErrorCode.INVALID_REQUEST)
     txn_id = request["transactional_id"]
+    # Kafka: WRITE on the transactional id; an idempotent producer needs IDEMPOTENT_WRITE on the cluster or WRITE
+    # on some topic
+    if txn_id is not None and not allowed(ctx, Operation.WRITE, ResourceType.TRANSACTIONAL_ID, txn_id):
+        return _answer(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED)
+    if txn_id is None and not (allowed_cluster(ctx, Operation.IDEMPOTENT_WRITE)
+                               or allowed_any(ctx, Operation.WRITE, ResourceType.TOPIC)):
+        return _answer(ErrorCode.CLUSTER_AUTHORIZATION_FAILED)
     if txn_id is None:
         return _answer(0, ctx.broker.metadata.allocate_producer_id(), 0)
     result = transaction_coordinator(ctx.broker).init_producer_id(

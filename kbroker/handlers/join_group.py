@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from kbroker.coordinator import client_host, client_id, group_coordinator
 from kbroker.coordinator.share import share_coordinator
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
 
@@ -16,6 +17,10 @@ KEY, MIN, MAX = 11, 0, 9
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
+    if not allowed(ctx, Operation.READ, ResourceType.GROUP, request["group_id"]):
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.GROUP_AUTHORIZATION_FAILED, "generation_id": -1,
+                "protocol_type": None, "protocol_name": None if ctx.version >= 7 else "", "leader": "",
+                "skip_assignment": False, "member_id": request["member_id"] or "", "members": []}
     coordinator = group_coordinator(ctx.broker)
     if request["group_id"] and share_coordinator(ctx.broker).is_share_group(request["group_id"]):
         # the id belongs to a share group: Kafka refuses a classic member of another group type so

@@ -6,12 +6,16 @@ member id with a group instance id removes that static member (AdminClient remov
 from __future__ import annotations
 
 from kbroker.coordinator import group_coordinator
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.server.context import RequestContext
+from wire.errors import ErrorCode
 
 KEY, MIN, MAX = 13, 0, 5
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
+    if not allowed(ctx, Operation.READ, ResourceType.GROUP, request["group_id"]):
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.GROUP_AUTHORIZATION_FAILED, "members": []}
     if ctx.version < 3:
         members = [(request["member_id"] or "", None, None)]
     else:

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from kbroker.coordinator import group_coordinator
 from kbroker.coordinator.share import share_coordinator
+from kbroker.handlers._authz import Operation, ResourceType, allowed, allowed_cluster
 from kbroker.server.context import RequestContext
+from wire.errors import ErrorCode
 
 KEY, MIN, MAX = 16, 0, 5
 
@@ -17,6 +19,8 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
     error, groups = group_coordinator(ctx.broker).list_groups(states, types)
     if not error:
         groups += _share_groups(ctx, states, types)
+    if not allowed_cluster(ctx, Operation.DESCRIBE):  # Kafka: without DESCRIBE on the cluster, the describable ones
+        groups = [g for g in groups if allowed(ctx, Operation.DESCRIBE, ResourceType.GROUP, g["group_id"])]
     return {"throttle_time_ms": 0, "error_code": error, "groups": groups}
 
 

@@ -6,6 +6,7 @@ old-style offsets.
 """
 from __future__ import annotations
 
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.partition import READ_COMMITTED, Partition
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode, KafkaError
@@ -41,10 +42,13 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
     topics = []
     for topic in request["topics"]:
         partitions = []
+        may_describe = allowed(ctx, Operation.DESCRIBE, ResourceType.TOPIC, topic["name"])
         for p in topic["partitions"]:
             entry = {"partition_index": p["partition_index"], "error_code": 0, "old_style_offsets": [],
                      "timestamp": -1, "offset": -1, "leader_epoch": -1}
             try:
+                if not may_describe:
+                    raise KafkaError(ErrorCode.TOPIC_AUTHORIZATION_FAILED)
                 part = ctx.broker.partition(topic["name"], p["partition_index"])
                 if part is None:
                     raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)

@@ -6,7 +6,9 @@ an invalid expression gets INVALID_REQUEST).
 from __future__ import annotations
 
 from kbroker.coordinator.transactions import transaction_coordinator
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.server.context import RequestContext
+from wire.errors import ErrorCode
 
 KEY, MIN, MAX = 66, 0, 2
 
@@ -18,5 +20,7 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
         request.get("duration_filter", -1) if ctx.version >= 1 else -1,
         request.get("transactional_id_pattern") if ctx.version >= 2 else None,
     )
+    states = [s for s in states  # Kafka: only the transactional ids the principal may DESCRIBE
+              if allowed(ctx, Operation.DESCRIBE, ResourceType.TRANSACTIONAL_ID, s["transactional_id"])]
     return {"throttle_time_ms": 0, "error_code": error, "unknown_state_filters": unknown,
             "transaction_states": states}

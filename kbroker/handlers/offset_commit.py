@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from kbroker.cluster import view
 from kbroker.coordinator import group_coordinator
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.handlers._util import offsets_to_commit
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
@@ -16,10 +17,23 @@ from wire.errors import ErrorCode
 KEY, MIN, MAX = 8, 0, 9
 
 
+def _all(request: dict, error: int) -> dict:
+    return {"throttle_time_ms": 0, "topics": [
+        {"name": t["name"], "partitions": [{"partition_index": p["partition_index"], "error_code": int(error)}
+                                           for p in t["partitions"]]} for t in request["topics"]]}
+
+
 async def handle(ctx: RequestContext, request: dict) -> dict:
     broker = ctx.broker
     version = ctx.version
-    errors, valid = offsets_to_commit(broker, request["topics"], with_epoch=version >= 6)
+    if not allowed(ctx, Operation.READ, ResourceType.GROUP, request["group_id"]):  # Kafka: READ on the group
+        return _all(request, ErrorCode.GROUP_AUTHORIZATION_FAILED)
+    denied = [t for t in request["topics"] if not allowed(ctx, Operation.READ, ResourceType.TOPIC, t["name"])]
+    errors, valid = offsets_to_commit(broker, [t for t in request["topics"] if t not in denied],
+                                      with_epoch=version >= 6)
+    for t in denied:
+        for p in t["partitions"]:
+            errors[(t["name"], p["partition_index"])] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
     if valid:
         group_error, results = group_coordinator(broker).commit_offsets(
             version=version,

@@ -6,6 +6,7 @@ epoch -1 and offset -1 with no error, as Kafka; the current epoch ends at the lo
 """
 from __future__ import annotations
 
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode, KafkaError
 
@@ -21,6 +22,8 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
             entry = {"error_code": 0, "partition": p["partition"], "leader_epoch": -1, "end_offset": -1}
             part = broker.partition(topic["topic"], p["partition"])
             try:
+                if not allowed(ctx, Operation.DESCRIBE, ResourceType.TOPIC, topic["topic"]):
+                    raise KafkaError(ErrorCode.TOPIC_AUTHORIZATION_FAILED)  # Kafka: DESCRIBE on the topic
                 if part is None:
                     raise KafkaError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
                 part.check_leader_epoch(p.get("current_leader_epoch", -1))

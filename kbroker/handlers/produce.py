@@ -19,6 +19,7 @@ from kbroker import produce_policy
 from kbroker.broker import now_ms
 from kbroker.cluster import view
 from kbroker.coordinator.transactions import transaction_coordinator
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.handlers._util import error_of
 from kbroker.server.context import CloseConnection, RequestContext
 from wire import records as rec
@@ -109,6 +110,9 @@ async def handle(ctx: RequestContext, request: dict) -> dict | None:
     acks = request["acks"]
     failed = False
     transactional_id = request.get("transactional_id") if ctx.version >= 3 else None
+    # Kafka: WRITE on the transactional id (every partition fails without it), then WRITE on each topic
+    txn_denied = bool(transactional_id) and not allowed(ctx, Operation.WRITE, ResourceType.TRANSACTIONAL_ID,
+                                                        transactional_id)
     responses = []
     waits: list = []
     for topic in request["topic_data"]:
@@ -118,9 +122,14 @@ async def handle(ctx: RequestContext, request: dict) -> dict | None:
             name = info.name if info else None
         # the topic's settings, read once per request rather than per partition
         policy = produce_policy.for_topic(broker, name) if name in broker.metadata.topics else None
+        denied = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED if txn_denied else \
+            ErrorCode.TOPIC_AUTHORIZATION_FAILED if name is not None and not allowed(
+                ctx, Operation.WRITE, ResourceType.TOPIC, name) else None
         results = []
         for part in topic["partition_data"]:
             try:
+                if denied is not None:
+                    raise KafkaError(denied)
                 if acks not in (0, 1, -1):
                     raise KafkaError(ErrorCode.INVALID_REQUIRED_ACKS)
                 results.append(_append(ctx, name, part["index"], part["records"], transactional_id, policy,

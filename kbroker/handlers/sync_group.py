@@ -6,6 +6,7 @@ times out (the group's rebalance timeout). v3+ static membership, v5 protocol ty
 from __future__ import annotations
 
 from kbroker.coordinator import group_coordinator
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
 
@@ -13,6 +14,9 @@ KEY, MIN, MAX = 14, 0, 5
 
 
 async def handle(ctx: RequestContext, request: dict) -> dict:
+    if not allowed(ctx, Operation.READ, ResourceType.GROUP, request["group_id"]):
+        return {"throttle_time_ms": 0, "error_code": ErrorCode.GROUP_AUTHORIZATION_FAILED, "protocol_type": None,
+                "protocol_name": None, "assignment": b""}
     coordinator = group_coordinator(ctx.broker)
     waiter = coordinator.sync_group(
         group_id=request["group_id"],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from kbroker.coordinator.transactions import transaction_coordinator
 from kbroker.handlers._util import offsets_to_commit
+from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.server.context import RequestContext
 from wire.errors import ErrorCode
 
@@ -21,7 +22,22 @@ async def handle(ctx: RequestContext, request: dict) -> dict:
     broker = ctx.broker
     version = ctx.version
     coordinator = transaction_coordinator(broker)
-    errors, valid = offsets_to_commit(broker, request["topics"], with_epoch=version >= 2)
+    every = [(t["name"], p["partition_index"]) for t in request["topics"] for p in t["partitions"]]
+    if not allowed(ctx, Operation.WRITE, ResourceType.TRANSACTIONAL_ID, request["transactional_id"]):
+        forced = ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+    elif not allowed(ctx, Operation.READ, ResourceType.GROUP, request["group_id"]):
+        forced = ErrorCode.GROUP_AUTHORIZATION_FAILED
+    else:
+        forced = None
+    denied = [t for t in request["topics"] if not allowed(ctx, Operation.READ, ResourceType.TOPIC, t["name"])]
+    if forced is not None:
+        errors, valid = {tp: forced for tp in every}, []
+    else:
+        errors, valid = offsets_to_commit(broker, [t for t in request["topics"] if t not in denied],
+                                          with_epoch=version >= 2)
+        for t in denied:
+            for p in t["partitions"]:
+                errors[(t["name"], p["partition_index"])] = ErrorCode.TOPIC_AUTHORIZATION_FAILED
     if valid:
         group_error, results = coordinator.txn_offset_commit(
             version=version,

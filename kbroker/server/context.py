@@ -9,6 +9,7 @@ from wire.codec import RequestHeader
 
 if TYPE_CHECKING:
     from kbroker.broker import Broker
+    from kbroker.security.session import ConnectionAuth
 
 log = logging.getLogger(__name__)
 _CLOSE_HOOKS = "_connection_closed_hooks"
@@ -24,6 +25,12 @@ class RequestContext:
     header: RequestHeader
     client_host: str
     connection_id: int
+    auth: "ConnectionAuth | None" = None
+    """The connection's authentication (principal, SASL state); None on a connection made without one."""
+
+    @property
+    def principal(self) -> str:
+        return self.auth.principal if self.auth is not None else "User:ANONYMOUS"
 
     @property
     def version(self) -> int:

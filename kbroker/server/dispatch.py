@@ -81,17 +81,17 @@ def _frame(api_key: int, version: int, correlation_id: int, body: dict) -> bytes
     return buf.getvalue()
 
 
-async def serve_frame(frame: bytes, broker, client_host: str, connection_id: int) -> tuple[bytes | None, float]:  # type: ignore[no-untyped-def]
+async def serve_frame(frame: bytes, broker, client_host: str, connection_id: int, auth=None) -> tuple[bytes | None, float]:  # type: ignore[no-untyped-def]
     """The response frame (None: no answer) and how long to mute the connection after sending it (throttling)."""
     outcome = _Outcome()
     metrics = getattr(broker, "metrics", None)
     if metrics is None:
-        response = await _serve(frame, broker, client_host, connection_id, outcome)
+        response = await _serve(frame, broker, client_host, connection_id, outcome, auth)
         return response, outcome.mute_seconds
     started = time.perf_counter()
     response = None
     try:
-        response = await _serve(frame, broker, client_host, connection_id, outcome)
+        response = await _serve(frame, broker, client_host, connection_id, outcome, auth)
         return response, outcome.mute_seconds
     finally:
         header = outcome.header
@@ -104,7 +104,7 @@ async def serve_frame(frame: bytes, broker, client_host: str, connection_id: int
                 log.exception("metrics failed")
 
 
-async def _serve(frame: bytes, broker, client_host: str, connection_id: int, outcome: _Outcome) -> bytes | None:  # type: ignore[no-untyped-def]
+async def _serve(frame: bytes, broker, client_host: str, connection_id: int, outcome: _Outcome, auth=None) -> bytes | None:  # type: ignore[no-untyped-def]
     try:
         header = decode_request_header(frame)
     except DecodeError as exc:
@@ -123,7 +123,7 @@ async def _serve(frame: bytes, broker, client_host: str, connection_id: int, out
         request = request_codec(header.api_key, header.api_version).decode(frame, header.size)
     except DecodeError as exc:
         raise CloseConnection(str(exc)) from exc
-    ctx = RequestContext(broker, header, client_host, connection_id)
+    ctx = RequestContext(broker, header, client_host, connection_id, auth)
     outcome.header, outcome.request = header, request
     faults = getattr(broker, "faults", None)
     plan = faults.take(header.api_key, header.api_version, request) if faults is not None and faults.active else None

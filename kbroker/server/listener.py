@@ -25,8 +25,10 @@ import anyio
 from anyio.abc import SocketAttribute, SocketListener, SocketStream, TaskStatus
 
 from kbroker.logsafe import Throttled
+from kbroker.security.listeners import Listener
 from kbroker.server.context import connection_closed
 from kbroker.server.dispatch import CloseConnection, serve_frame
+from kbroker.server.secure import Disconnect, gate, secure
 from kbroker.server.limits import ByteBudget, ConnectionLimits, normalise_ip
 
 if TYPE_CHECKING:
@@ -43,10 +45,12 @@ _ids = itertools.count(1)
 
 
 class Server:
-    def __init__(self, broker: "Broker", host: str, port: int) -> None:
+    def __init__(self, broker: "Broker", host: str, port: int, listener: Listener | None = None) -> None:
         self.broker = broker
         self.host = host
         self.port = port
+        self.listener = listener or Listener("PLAINTEXT", host, port, "PLAINTEXT")
+        """Kafka's named listener this server is: its security protocol decides TLS and SASL."""
         config = broker.config
         self.max_request = config["socket.request.max.bytes"]
         queued = config["queued.max.request.bytes"]
@@ -124,7 +128,15 @@ class Server:
         self.accepted += 1
         try:
             async with stream:
-                await self._serve_connection(stream, conn_id, host)
+                if self.listener.protocol == "PLAINTEXT":
+                    served, auth = stream, self.broker.security.connection(self.listener)
+                else:
+                    secured = await secure(self.broker, self.listener, stream, host)
+                    if secured is None:
+                        return
+                    served, auth = secured
+                async with served:
+                    await self._serve_connection(served, conn_id, host, auth)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream, ConnectionError, OSError):
             return
         except Exception:  # a bug here must cost one connection, never the listener
@@ -134,9 +146,11 @@ class Server:
             self.limits.release(host)
             connection_closed(self.broker, conn_id)
 
-    async def _serve_connection(self, stream: SocketStream, conn_id: int, host: str) -> None:
+    async def _serve_connection(self, stream: SocketStream, conn_id: int, host: str, auth) -> None:  # type: ignore[no-untyped-def]
         pending = bytearray()  # bytes received beyond the frame being read
         config = self.broker.config
+        from kbroker.handlers import REGISTRY
+        api_versions_max = REGISTRY[18].max_version
         while True:
             idle = config["connections.max.idle.ms"]
             with anyio.move_on_after(idle / 1000 if idle >= 0 else None) as idle_scope:
@@ -147,6 +161,17 @@ class Server:
             if head is None:
                 return
             size = _SIZE.unpack(head)[0]
+            if auth.legacy and 0 <= size <= self.max_request:  # a bare SASL token after SaslHandshake v0
+                token = await _receive_exactly(stream, pending, size) if size else b""
+                if token is None:
+                    return
+                try:
+                    challenge = auth.legacy_token(token)
+                except Disconnect as exc:
+                    self._noise.log(logging.INFO, "closing connection %d from %s: %s", conn_id, host, exc)
+                    return
+                await stream.send(_SIZE.pack(len(challenge)) + challenge)
+                continue
             if size < MIN_FRAME or size > self.max_request:
                 self._noise.log(logging.INFO, "closing connection %d from %s: frame size %d out of bounds", conn_id,
                                 host, size)
@@ -163,15 +188,23 @@ class Server:
                 if frame is None:
                     return
                 try:
-                    response, mute = await serve_frame(frame, self.broker, host, conn_id)
-                except CloseConnection as exc:
+                    gate(auth, frame, api_versions_max)
+                    response, mute = await serve_frame(frame, self.broker, host, conn_id, auth)
+                except (CloseConnection, Disconnect) as exc:
                     self._noise.log(logging.INFO, "closing connection %d from %s: %s", conn_id, host, exc)
                     return
                 del frame
             finally:
                 self.budget.give(charged)
+            after = auth.take_after_send()
+            if after is not None and after.delay_s > 0:
+                await anyio.sleep(after.delay_s)  # Kafka delays the answer to a failed authentication
             if response is not None:
                 await stream.send(response)
+            if after is not None and after.close_after:
+                self._noise.log(logging.INFO, "closing connection %d from %s: SASL authentication ended (%s)",
+                                conn_id, host, auth.state)
+                return
             if mute > 0:
                 await anyio.sleep(mute)
 

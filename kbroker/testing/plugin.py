@@ -60,6 +60,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     config.addinivalue_line(
         "markers",
+        "kafka_secure_broker(users=None, config=None): users and extra settings of the kafka_secure_broker fixture",
+    )
+    config.addinivalue_line(
+        "markers",
         "kafka_cluster(brokers=3, config=None, session_timeout_ms=2000, racks=None, in_memory=False): how the "
         "kafka_cluster fixture should run for this test",
     )
@@ -221,6 +225,25 @@ def kafka_broker_factory(request: pytest.FixtureRequest,
 
     yield make
     for broker in reversed(started):
+        broker.stop()
+
+
+@pytest.fixture
+def kafka_secure_broker(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A broker with PLAINTEXT, SASL_PLAINTEXT, SSL and SASL_SSL listeners (TLS from a CA generated for the test;
+    SASL PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER unsecured; users alice and bob with SCRAM credentials) and the
+    client settings for it: `kafka_secure_broker.confluent("SASL_SSL", "SCRAM-SHA-256", "alice")`. Options through
+    `@pytest.mark.kafka_secure_broker(users={...}, config={...})`; the SCRAM users are created through the PLAINTEXT
+    listener, so with an authorizer User:ANONYMOUS must be in super.users. Needs the `cryptography` package."""
+    from kbroker.testing.security import SecureBroker
+
+    marker = request.node.get_closest_marker("kafka_secure_broker")
+    kwargs = dict(marker.kwargs) if marker else {}
+    broker = SecureBroker.start(tmp_path_factory.mktemp("kbroker-pki"), users=kwargs.get("users"),
+                                config=kwargs.get("config"))
+    try:
+        yield broker
+    finally:
         broker.stop()
 
 

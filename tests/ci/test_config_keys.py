@@ -109,7 +109,7 @@ def test_the_walk_finds_reads_and_skips_declarations() -> None:
     read = read_keys()
     assert {"log.segment.bytes", "segment.bytes", "compression.zstd.level", "log.retention.hours",
             "broker.id", "group.consumer.max.size"} <= read
-    assert "ssl.cipher.suites" not in read and "preallocate" not in read
+    assert "ssl.provider" not in read and "preallocate" not in read
 
 
 @pytest.mark.parametrize("name", sorted(declared()))
@@ -139,10 +139,10 @@ def test_known_differences_lists_every_key_without_effect() -> None:
 
 def test_setting_a_key_without_effect_warns_once_at_start(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="kbroker.config_effect")
-    with KafkaBroker.start(config={"ssl.cipher.suites": "TLS_AES_128_GCM_SHA256", "num.io.threads": 16,
+    with KafkaBroker.start(config={"ssl.provider": "SunJSSE", "num.io.threads": 16,
                                    "log.segment.bytes": 1 << 20}):
         pass
     warnings = [r.getMessage() for r in caplog.records if r.name == "kbroker.config_effect"]
-    assert len([w for w in warnings if w.startswith("ssl.cipher.suites ")]) == 1, warnings
+    assert len([w for w in warnings if w.startswith("ssl.provider ")]) == 1, warnings
     assert len([w for w in warnings if w.startswith("num.io.threads ")]) == 1, warnings
     assert not [w for w in warnings if "log.segment.bytes" in w], warnings
