@@ -48,7 +48,7 @@ from kbroker.metadata import INTERNAL_TOPICS
 from wire.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
-    from kbroker.coordinator.group_coordinator import GroupCoordinator
+    from kbroker.coordinator.group_state import GroupState
 
 log = logging.getLogger(__name__)
 E = ErrorCode
@@ -168,7 +168,7 @@ class _Error(Exception):
 class ConsumerGroupManager:
     """The KIP-848 side of the coordinator; its state lives in the coordinator's `groups`."""
 
-    def __init__(self, coordinator: "GroupCoordinator") -> None:
+    def __init__(self, coordinator: "GroupState") -> None:
         self.c = coordinator
         self._stored: dict[str, dict[bytes, bytes]] = {}  # group -> record key -> value as last stored
 
