@@ -27,7 +27,8 @@ from wire.errors import ErrorCode, KafkaError
 
 if TYPE_CHECKING:
     from kbroker.broker import Broker
-    from kbroker.coordinator.consumer import ConsumerGroup, ConsumerGroupManager
+    from kbroker.coordinator.consumer import ConsumerGroupManager
+    from kbroker.coordinator.consumer_group import ConsumerGroup
 
 log = logging.getLogger(__name__)
 
