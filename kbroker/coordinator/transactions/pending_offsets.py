@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+from kbroker.coordinator.log_reader import read_records
 from kbroker.coordinator.records import (
     OFFSETS_TOPIC,
     OffsetAndMetadata,
@@ -139,6 +140,11 @@ class TxnOffsets(TxnPartitions):
         batch of the transaction there, which the partition's producer state knows)."""
         if self.broker is None:
             return
+
+        def skip(header: rec.BatchHeader, offset: int) -> bool:
+            return (header.producer_id != meta.producer_id or not header.is_transactional or header.is_control
+                    or header.base_offset < offset)
+
         for topic, index in meta.partitions:
             if topic != OFFSETS_TOPIC:
                 continue
@@ -149,32 +155,17 @@ class TxnOffsets(TxnPartitions):
             entry = plog.producer_state.last_entry(meta.producer_id)
             if entry is None or entry.current_txn_first_offset is None:
                 continue
-            offset = max(entry.current_txn_first_offset, plog.log_start_offset)
-            end = plog.log_end_offset
-            while offset < end:
-                info = plog.read(offset, 1 << 20, min_one_batch=True)
-                if not info.records or info.next_offset <= offset:
-                    break
-                data = memoryview(info.records)
-                for position, header in rec.iter_batches(data):
-                    if (header.producer_id != meta.producer_id or not header.is_transactional or header.is_control
-                            or header.base_offset < offset):
-                        continue
-                    try:
-                        records = rec.decode_records(data[position : position + header.size])
-                    except (rec.CorruptRecordError, rec.InvalidRecordError):
-                        continue
-                    for record in records:
-                        try:
-                            stored = decode_offsets_record(record.key, record.value)
-                        except (RecordFormatError, UnicodeDecodeError):
-                            continue
-                        if isinstance(stored, OffsetRecord) and stored.value is not None:
-                            pending = self._pending.get(meta.transactional_id)
-                            if pending is None or pending.producer_id != meta.producer_id:
-                                pending = self._pending[meta.transactional_id] = PendingOffsets(meta.producer_id)
-                            pending.by_group.setdefault(stored.group_id, {})[(stored.topic, stored.partition)] = stored.value
-                offset = info.next_offset
+            start = max(entry.current_txn_first_offset, plog.log_start_offset)
+            for record in read_records(plog, start, skip):
+                try:
+                    stored = decode_offsets_record(record.key, record.value)
+                except (RecordFormatError, UnicodeDecodeError):
+                    continue
+                if isinstance(stored, OffsetRecord) and stored.value is not None:
+                    pending = self._pending.get(meta.transactional_id)
+                    if pending is None or pending.producer_id != meta.producer_id:
+                        pending = self._pending[meta.transactional_id] = PendingOffsets(meta.producer_id)
+                    pending.by_group.setdefault(stored.group_id, {})[(stored.topic, stored.partition)] = stored.value
 
     def on_marker_written(self, producer_id: int, commit: bool, topic: str) -> None:
         """A marker written by someone else (WriteTxnMarkers from an admin client aborting a hanging
