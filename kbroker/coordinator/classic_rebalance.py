@@ -53,12 +53,18 @@ class ClassicRebalance(GroupState):
         for group in self.groups.values():
             if isinstance(group, ClassicGroup):
                 for member in group.members.values():
-                    if member.join_waiter is not None:
-                        member.join_waiter.complete(join_response(E.NOT_COORDINATOR, member.member_id))
-                        member.join_waiter = None
-                    if member.sync_waiter is not None:
-                        member.sync_waiter.complete(sync_response(E.NOT_COORDINATOR))
-                        member.sync_waiter = None
+                    self._answer_parked(member, E.NOT_COORDINATOR, member.member_id)
+
+    @staticmethod
+    def _answer_parked(member: ClassicMember, error: int, join_member_id: str) -> None:
+        """Answer the member's parked JoinGroup and SyncGroup, if any, with error (the member or the coordinator
+        is going away); join_member_id is the member id the JoinGroup answer carries."""
+        if member.join_waiter is not None:
+            member.join_waiter.complete(join_response(error, join_member_id))
+            member.join_waiter = None
+        if member.sync_waiter is not None:
+            member.sync_waiter.complete(sync_response(error))
+            member.sync_waiter = None
 
     @staticmethod
     def _validate_member(group: ClassicGroup, member_id: str, instance_id: str | None) -> int:
@@ -227,12 +233,7 @@ class ClassicRebalance(GroupState):
         member = group.members.get(member_id)
         self.timer.cancel(hb_key(group.group_id, member_id))
         if member is not None:
-            if member.join_waiter is not None:
-                member.join_waiter.complete(join_response(E.UNKNOWN_MEMBER_ID, ""))
-                member.join_waiter = None
-            if member.sync_waiter is not None:
-                member.sync_waiter.complete(sync_response(E.UNKNOWN_MEMBER_ID))
-                member.sync_waiter = None
+            self._answer_parked(member, E.UNKNOWN_MEMBER_ID, "")
         group.remove(member_id)
 
     def _remove_member_and_update(self, group: ClassicGroup, member_id: str, reason: str) -> None:
