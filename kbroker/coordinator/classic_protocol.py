@@ -6,6 +6,7 @@ request or a deadline (kbroker.coordinator.classic_rebalance) completes.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from kbroker.coordinator.classic import ClassicGroup, ClassicMember, ClassicState
 from kbroker.coordinator.classic_rebalance import (
@@ -359,21 +360,18 @@ class ClassicProtocol(ClassicRebalance):
         return E.NONE, results
 
 
+@dataclass(slots=True)
 class _JoinRequest:
-    __slots__ = ("version", "group_id", "member_id", "group_instance_id", "session_timeout_ms",
-                 "rebalance_timeout_ms", "protocol_type", "protocols", "client_id", "client_host", "reason")
+    """A JoinGroup's fields, handed between the steps of join_group."""
 
-    def __init__(self, version: int, group_id: str, member_id: str, group_instance_id: str | None,
-                 session_timeout_ms: int, rebalance_timeout_ms: int, protocol_type: str,
-                 protocols: list[tuple[str, bytes]], client_id: str, client_host: str, reason: str | None) -> None:
-        self.version = version
-        self.group_id = group_id
-        self.member_id = member_id
-        self.group_instance_id = group_instance_id
-        self.session_timeout_ms = session_timeout_ms
-        self.rebalance_timeout_ms = rebalance_timeout_ms
-        self.protocol_type = protocol_type
-        self.protocols = protocols
-        self.client_id = client_id
-        self.client_host = client_host
-        self.reason = reason
+    version: int
+    group_id: str
+    member_id: str
+    group_instance_id: str | None
+    session_timeout_ms: int
+    rebalance_timeout_ms: int
+    protocol_type: str
+    protocols: list[tuple[str, bytes]]
+    client_id: str
+    client_host: str
+    reason: str | None
