@@ -63,7 +63,7 @@ def table() -> str:
 def coordinator_table() -> str:
     """Keys the group coordinator reads beside KEYS (its own defaults table), if it has one."""
     try:
-        from kbroker.coordinator.group_coordinator import DEFAULTS
+        from kbroker.coordinator.group_state import DEFAULTS
     except ImportError:
         return ""
     extra = {k: v for k, v in DEFAULTS.items() if k not in KEYS}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Iterator, Protocol, Sequence
 
+from kbroker.coordinator.log_reader import read_records
 from kbroker.coordinator.records import (
     OFFSETS_TOPIC,
     RecordFormatError,
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OFFSETS_TOPIC_SEGMENT_BYTES = 104857600  # Kafka's offsets.topic.segment.bytes default
-_READ_CHUNK = 1 << 20
 
 
 class OffsetStore(Protocol):
@@ -109,32 +109,18 @@ class LogOffsetStore:
             yield from self._replay_partition(partition, index)
 
     def _replay_partition(self, partition, index: int) -> Iterator[StoredRecord]:  # type: ignore[no-untyped-def]
+        def skip(header: rec.BatchHeader, _offset: int) -> bool:
+            # transactional offset commits are pending until their transaction commits; the transaction
+            # coordinator reads open ones back itself and has committed ones written again as plain records
+            # (GroupCoordinator.commit_transactional_offsets)
+            return header.is_control or header.is_transactional
+
         plog = partition.log
-        offset = plog.log_start_offset
-        end = plog.log_end_offset
-        while offset < end:
-            info = plog.read(offset, _READ_CHUNK, min_one_batch=True)
-            if not info.records or info.next_offset <= offset:
-                break
-            data = memoryview(info.records)
-            for position, header in rec.iter_batches(data):
-                if header.is_control or header.is_transactional:
-                    # transactional offset commits are pending until their transaction commits; the transaction
-                    # coordinator reads open ones back itself and has committed ones written again as plain
-                    # records (GroupCoordinator.commit_transactional_offsets)
-                    continue
-                try:
-                    batch_records = rec.decode_records(data[position : position + header.size])
-                except (rec.CorruptRecordError, rec.InvalidRecordError) as exc:
-                    log.warning("skipping an unreadable batch of %s-%d at %d: %s", OFFSETS_TOPIC, index,
-                                header.base_offset, exc)
-                    continue
-                for record in batch_records:
-                    try:
-                        stored = decode(record.key, record.value)
-                    except (RecordFormatError, UnicodeDecodeError) as exc:
-                        log.warning("skipping an unreadable record of %s-%d: %s", OFFSETS_TOPIC, index, exc)
-                        continue
-                    if stored is not None:
-                        yield stored
-            offset = info.next_offset
+        for record in read_records(plog, plog.log_start_offset, skip, f"{OFFSETS_TOPIC}-{index}"):
+            try:
+                stored = decode(record.key, record.value)
+            except (RecordFormatError, UnicodeDecodeError) as exc:
+                log.warning("skipping an unreadable record of %s-%d: %s", OFFSETS_TOPIC, index, exc)
+                continue
+            if stored is not None:
+                yield stored

@@ -14,6 +14,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator, Protocol
 
+from kbroker.coordinator.log_reader import read_records
 from kbroker.coordinator.records import partition_for
 from kbroker.coordinator.share.partition_state import StateBatch
 from wire import records as rec
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATE_TOPIC = "__share_group_state"
-_READ_CHUNK = 1 << 20
 _KEY = struct.Struct(">h")
 _BATCH = struct.Struct(">qqbh")
 
@@ -190,26 +190,12 @@ class LogShareStateStore:
 
     def _replay_partition(self, partition, index: int) -> Iterator[ShareStateRecord]:  # type: ignore[no-untyped-def]
         plog = partition.log
-        offset, end = plog.log_start_offset, plog.log_end_offset
-        while offset < end:
-            info = plog.read(offset, _READ_CHUNK, min_one_batch=True)
-            if not info.records or info.next_offset <= offset:
-                break
-            data = memoryview(info.records)
-            for position, header in rec.iter_batches(data):
-                if header.is_control:
-                    continue
-                try:
-                    records = rec.decode_records(data[position: position + header.size])
-                except (rec.CorruptRecordError, rec.InvalidRecordError) as exc:
-                    log.warning("skipping an unreadable batch of %s-%d: %s", STATE_TOPIC, index, exc)
-                    continue
-                for record in records:
-                    try:
-                        stored = decode(record.key, record.value)
-                    except (ValueError, UnicodeDecodeError) as exc:
-                        log.warning("skipping an unreadable record of %s-%d: %s", STATE_TOPIC, index, exc)
-                        continue
-                    if stored is not None:
-                        yield stored
-            offset = info.next_offset
+        for record in read_records(plog, plog.log_start_offset, lambda header, _offset: header.is_control,
+                                   f"{STATE_TOPIC}-{index}"):
+            try:
+                stored = decode(record.key, record.value)
+            except (ValueError, UnicodeDecodeError) as exc:
+                log.warning("skipping an unreadable record of %s-%d: %s", STATE_TOPIC, index, exc)
+                continue
+            if stored is not None:
+                yield stored

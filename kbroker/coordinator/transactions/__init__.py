@@ -8,12 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kbroker.coordinator.transactions.coordinator import (
-    InitResult,
-    TransactionCoordinator,
-    TransactionMetadata,
-    TxnState,
-)
+from kbroker.coordinator.transactions.coordinator import TransactionCoordinator
+from kbroker.coordinator.transactions.metadata import InitResult, TransactionMetadata, TxnState
 from kbroker.coordinator.transactions.records import TRANSACTION_STATE_TOPIC
 
 __all__ = ["InitResult", "TRANSACTION_STATE_TOPIC", "TransactionCoordinator", "TransactionMetadata", "TxnState",

@@ -19,6 +19,7 @@ from kbroker.coordinator.transactions.records import (
     encode_key,
     encode_value,
 )
+from kbroker.coordinator.log_reader import read_records
 from kbroker.coordinator.records import partition_for
 from wire import records as rec
 from wire.errors import ErrorCode, KafkaError
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
     from kbroker.broker import Broker
 
 log = logging.getLogger(__name__)
-
-_READ_CHUNK = 1 << 20
 
 
 class TxnStore(Protocol):
@@ -119,27 +118,12 @@ class LogTxnStore:
 
     def _replay_partition(self, partition, index: int) -> Iterator[tuple[str, TxnLogValue | None]]:  # type: ignore[no-untyped-def]
         plog = partition.log
-        offset, end = plog.log_start_offset, plog.log_end_offset
-        while offset < end:
-            info = plog.read(offset, _READ_CHUNK, min_one_batch=True)
-            if not info.records or info.next_offset <= offset:
-                break
-            data = memoryview(info.records)
-            for position, header in rec.iter_batches(data):
-                if header.is_control:
+        for record in read_records(plog, plog.log_start_offset, lambda header, _offset: header.is_control,
+                                   f"{TRANSACTION_STATE_TOPIC}-{index}"):
+            try:
+                txn_id = decode_key(record.key)
+                if txn_id is None:
                     continue
-                try:
-                    records = rec.decode_records(data[position : position + header.size])
-                except (rec.CorruptRecordError, rec.InvalidRecordError) as exc:
-                    log.warning("skipping an unreadable batch of %s-%d at %d: %s", TRANSACTION_STATE_TOPIC, index,
-                                header.base_offset, exc)
-                    continue
-                for record in records:
-                    try:
-                        txn_id = decode_key(record.key)
-                        if txn_id is None:
-                            continue
-                        yield txn_id, decode_value(record.value)
-                    except (TxnRecordError, UnicodeDecodeError) as exc:
-                        log.warning("skipping an unreadable record of %s-%d: %s", TRANSACTION_STATE_TOPIC, index, exc)
-            offset = info.next_offset
+                yield txn_id, decode_value(record.value)
+            except (TxnRecordError, UnicodeDecodeError) as exc:
+                log.warning("skipping an unreadable record of %s-%d: %s", TRANSACTION_STATE_TOPIC, index, exc)
