@@ -16,7 +16,7 @@ import anyio
 from kbroker.cluster import paths
 from kbroker.cluster.paths import BrokerInfo, PartitionState, TopicAssignment
 from kbroker.cluster.store import (
-    ConnectionLoss, Create, NodeExists, NoNode, SessionExpired, StoreSession, WatchedEvent, ensure_path,
+    ConnectionLoss, Create, NodeExists, NoNode, SessionExpired, Stat, StoreSession, WatchedEvent, ensure_path,
 )
 from wire.errors import ErrorCode, KafkaError
 
@@ -110,12 +110,8 @@ class ClusterMetadata:
                             brokers[int(name)] = BrokerInfo.decode(int(name), data, stat.czxid)
                         self.brokers = brokers
                     elif kind == "controller":
-                        try:
-                            data, _ = await s.get(paths.CONTROLLER, self._watch(key))
-                            self.controller_id = paths.decode_controller(data)
-                        except NoNode:
-                            await s.exists(paths.CONTROLLER, self._watch(key))
-                            self.controller_id = -1
+                        found = await self._get_or_watch(paths.CONTROLLER, key)
+                        self.controller_id = -1 if found is None else paths.decode_controller(found[0])
                     elif kind == "topics":
                         names = set(await s.children(paths.BROKER_TOPICS, self._watch(key)))
                         for gone in set(self.topics) - names:
@@ -159,14 +155,25 @@ class ClusterMetadata:
     async def _read_state(self, topic: str, index: int) -> None:
         if topic not in self.topics:
             return
-        s = self.session
-        watch = self._watch(("state", topic, index))
-        try:
-            data, stat = await s.get(paths.state_path(topic, index), watch)
-            self.states[(topic, index)] = PartitionState.decode(data, stat.version)
-        except NoNode:
-            await s.exists(paths.state_path(topic, index), watch)
+        found = await self._get_or_watch(paths.state_path(topic, index), ("state", topic, index))
+        if found is None:
             self.states.pop((topic, index), None)
+        else:
+            self.states[(topic, index)] = PartitionState.decode(found[0], found[1].version)
+
+    async def _get_or_watch(self, path: str, key: tuple) -> tuple[bytes, Stat] | None:
+        """The znode's data and stat with a watch on it, or None with a watch on its creation.
+
+        A get that finds nothing is followed by an exists to watch for the creation; on ZooKeeper the znode may
+        be created between the two (another broker wins the controller election, the controller writes a first
+        partition state). The exists then finds it and its watch waits for the *next* change, so taking the
+        answer as "absent" would leave the cache without it indefinitely: read it again instead."""
+        while True:
+            try:
+                return await self.session.get(path, self._watch(key))
+            except NoNode:
+                if await self.session.exists(path, self._watch(key)) is None:
+                    return None
 
     # -- writes any broker makes (as Kafka's AdminZkClient)
 

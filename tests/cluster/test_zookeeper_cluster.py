@@ -107,6 +107,61 @@ class GroupConsumerRun:
             consumer.close()
 
 
+def _save_logs(cluster: SubprocessCluster, node_id: int, log_dir: Path) -> Path:
+    """Append what broker `node_id` printed so far to LOG_DIR/broker-N.log (its output starts anew on restart)."""
+    path = log_dir / f"broker-{node_id}.log"
+    broker = cluster.brokers.get(node_id)
+    if broker is not None:
+        lines = list(broker.output)
+        with open(path, "a") as f:
+            f.writelines(lines)
+            f.write(f"---- end of an incarnation of broker {node_id} ({len(lines)} lines) ----\n")
+        broker.output.clear()
+    return path
+
+
+def _print_log_tails(cluster: SubprocessCluster, log_dir: Path, lines: int = 60) -> None:
+    for node_id in cluster.node_ids:
+        path = _save_logs(cluster, node_id, log_dir)
+        tail = path.read_text().splitlines()[-lines:] if path.exists() else []
+        print(f"\n==== broker {node_id}: last {len(tail)} lines of {path} ====\n" + "\n".join(tail))
+
+
+def _print_cluster_state(cluster: SubprocessCluster, topic: str) -> None:
+    """What each broker's Metadata says and what ZooKeeper holds, for a failure's diagnosis."""
+    from kazoo.client import KazooClient
+
+    from kbroker.testing.client import WireClient
+
+    for node_id in cluster.node_ids:
+        try:
+            with WireClient(f"127.0.0.1:{cluster.ports[node_id]}", timeout=5) as client:
+                md = client.request(3, 12, {"topics": [{"name": topic, "topic_id": bytes(16)}],
+                                            "allow_auto_topic_creation": False,
+                                            "include_topic_authorized_operations": False})
+            parts = [(p["partition_index"], p["leader_id"], p["leader_epoch"], p["isr_nodes"])
+                     for t in md["topics"] for p in t["partitions"]]
+            print(f"broker {node_id} Metadata: controller {md['controller_id']}, brokers "
+                  f"{sorted(b['node_id'] for b in md['brokers'])}, {topic} (index, leader, epoch, isr) {parts}")
+        except Exception as e:
+            print(f"broker {node_id} Metadata: {e!r}")
+    zk = KazooClient(hosts=cluster.connect_string, timeout=10)
+    try:
+        zk.start(10)
+        for path in ("/controller", "/controller_epoch", f"/brokers/topics/{topic}/partitions/0/state"):
+            data, stat = zk.get(path) if zk.exists(path) else (b"(absent)", None)
+            print(f"zk {path}: {data!r} version {stat.version if stat else None} owner "
+                  f"{hex(stat.ephemeralOwner) if stat else None}")
+        for name in zk.get_children("/brokers/ids"):
+            data, stat = zk.get(f"/brokers/ids/{name}")
+            print(f"zk /brokers/ids/{name}: czxid {stat.czxid} owner {hex(stat.ephemeralOwner)}")
+    except Exception as e:
+        print(f"zk: {e!r}")
+    finally:
+        zk.stop()
+        zk.close()
+
+
 def _partition_state(admin: AdminClient, topic: str) -> tuple[int, int, set[int]]:
     """(controller id, leader, ISR) of partition 0, as the cluster's Metadata tells it."""
     md = admin.list_topics(topic, timeout=10)
@@ -173,7 +228,10 @@ def test_sigkill_a_random_broker_twenty_times_under_an_idempotent_producer(zooke
                     state.append(_partition_state(admin, topic))
                     return {state[-1][0], state[-1][1]} <= {1, 2, 3}
 
-                _wait(f"round {round_no}: a known controller and leader", known, 60)
+                try:
+                    _wait(f"round {round_no}: a known controller and leader", known, 60)
+                except AssertionError as e:
+                    raise AssertionError(f"{e}; last seen (controller, leader, isr) {state[-1:]}") from None
                 controller, leader, isr = state[-1]
                 role = rng.choice(["leader", "follower", "controller"])
                 victim = {"leader": leader, "controller": controller,
@@ -184,6 +242,7 @@ def test_sigkill_a_random_broker_twenty_times_under_an_idempotent_producer(zooke
                                       f"{victim} ({role})", lambda: len(producer.acked) > acked_before + 20, 120)
                 group_back = _wait(f"round {round_no}: the group reading records sent after the kill",
                                    lambda: group.highest >= sent_before, 120)
+                _save_logs(cluster, victim, tmp_path)
                 cluster.start(victim)
                 rejoined = _wait(f"round {round_no}: broker {victim} back in the ISR",
                                  lambda: _partition_state(admin, topic)[2] == {1, 2, 3}, 180)
@@ -191,6 +250,10 @@ def test_sigkill_a_random_broker_twenty_times_under_an_idempotent_producer(zooke
                                f" group back {group_back:5.1f} s, ISR full again {rejoined:5.1f} s after restart")
                 print(timings[-1])
                 assert not producer.fatal, producer.fatal
+        except BaseException:
+            _print_cluster_state(cluster, topic)
+            _print_log_tails(cluster, tmp_path)
+            raise
         finally:
             producer.stop.set()
             group.stop.set()
