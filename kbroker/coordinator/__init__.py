@@ -8,18 +8,12 @@ from __future__ import annotations
 from typing import Any
 
 from kbroker.coordinator.group_coordinator import GroupCoordinator
+from kbroker.per_broker import per_broker
 
 __all__ = ["GroupCoordinator", "group_coordinator"]
 
-_ATTR = "group_coordinator"
-
-
 def group_coordinator(broker: Any) -> GroupCoordinator:
-    coordinator = getattr(broker, _ATTR, None)
-    if coordinator is None:
-        coordinator = GroupCoordinator(broker)
-        setattr(broker, _ATTR, coordinator)
-    return coordinator
+    return per_broker(broker, "group_coordinator", GroupCoordinator)
 
 
 def client_id(ctx: Any) -> str:

@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 from kbroker.telemetry import configs
 from kbroker.telemetry.otlp import decode_metrics
+from kbroker.per_broker import per_broker
 from wire import compression
 from wire.errors import ErrorCode, KafkaError
 
@@ -160,15 +161,8 @@ class _Collector:
         yield family
 
 
-_ATTR = "client_telemetry"
-
-
 def client_telemetry(broker: Any) -> ClientTelemetry:
-    telemetry = getattr(broker, _ATTR, None)
-    if telemetry is None:
-        telemetry = ClientTelemetry(broker)
-        setattr(broker, _ATTR, telemetry)
-    return telemetry
+    return per_broker(broker, "client_telemetry", ClientTelemetry)
 
 
 def enabled(broker: Any) -> bool:

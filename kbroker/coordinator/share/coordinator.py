@@ -25,6 +25,7 @@ from kbroker.coordinator.share.store import (
     ShareStateRecord,
     ShareStateStore,
 )
+from kbroker.per_broker import per_broker
 from wire.errors import ErrorCode as E
 from wire.errors import KafkaError
 
@@ -529,12 +530,5 @@ def _hb_error(code: int, message: str) -> dict:
             "heartbeat_interval_ms": 0}
 
 
-_ATTR = "share_coordinator"
-
-
 def share_coordinator(broker: Any) -> ShareCoordinator:
-    coordinator = getattr(broker, _ATTR, None)
-    if coordinator is None:
-        coordinator = ShareCoordinator(broker)
-        setattr(broker, _ATTR, coordinator)
-    return coordinator
+    return per_broker(broker, "share_coordinator", ShareCoordinator)

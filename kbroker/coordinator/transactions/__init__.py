@@ -11,16 +11,10 @@ from typing import Any
 from kbroker.coordinator.transactions.coordinator import TransactionCoordinator
 from kbroker.coordinator.transactions.metadata import InitResult, TransactionMetadata, TxnState
 from kbroker.coordinator.transactions.records import TRANSACTION_STATE_TOPIC
+from kbroker.per_broker import per_broker
 
 __all__ = ["InitResult", "TRANSACTION_STATE_TOPIC", "TransactionCoordinator", "TransactionMetadata", "TxnState",
            "transaction_coordinator"]
 
-_ATTR = "transaction_coordinator"
-
-
 def transaction_coordinator(broker: Any) -> TransactionCoordinator:
-    coordinator = getattr(broker, _ATTR, None)
-    if coordinator is None:
-        coordinator = TransactionCoordinator(broker)
-        setattr(broker, _ATTR, coordinator)
-    return coordinator
+    return per_broker(broker, "transaction_coordinator", TransactionCoordinator)
