@@ -265,6 +265,8 @@ class Log:
         nothing is written then). A client's retry of a batch still in the producer's last five is not written
         again: the result has duplicate=True and the offsets the batch got the first time."""
         self._check_open()
+        if self._recovery.failed is not None:  # an fsync failed: nothing more is acknowledged until a restart
+            raise LogWriteError(f"{self.name}: an earlier fsync failed ({self._recovery.failed})")
         buf = bytearray(records)
         if not buf:
             raise ValueError("nothing to append")
@@ -698,6 +700,10 @@ class Log:
         """Flush, close every file and leave the clean-shutdown marker, so the next open skips recovery."""
         if self._closed:
             return
+        if self._recovery.failed is not None:  # no clean-shutdown marker: the next start recovers what it can
+            log.warning("%s: closing without a clean shutdown: %s", self.name, self._recovery.failed)
+            self._close_files()
+            return
         for segment in self._segments:
             segment.on_become_inactive()
         self.flush()
@@ -712,17 +718,22 @@ class Log:
         self._recovery.close()
         self._closed = True
 
+    def _close_files(self) -> None:
+        """Close every file without flushing anything (the log is being deleted, or cannot be trusted)."""
+        if self._closed:
+            return
+        for segment in self._segments:
+            segment.log.close()
+            segment.offset_index.close()
+            segment.time_index.close()
+            segment.txn_index.close()
+        self._recovery.close()
+        self._closed = True
+
     def delete(self) -> None:
         """Close the files and remove the whole partition directory: renamed at once, its files removed on the
         flusher's thread when the log has one."""
-        if not self._closed:
-            for segment in self._segments:
-                segment.log.close()
-                segment.offset_index.close()
-                segment.time_index.close()
-                segment.txn_index.close()
-            self._recovery.close()
-            self._closed = True
+        self._close_files()
         self._segments.clear()
         flusher = self._recovery.flusher
         self.directory.remove(flusher.submit if flusher is not None else None)

@@ -5,9 +5,15 @@ a flush, at once when the log flushes on the caller's thread, or on the flusher'
 only once that thread has fsynced the files; it moves down when the log is truncated below it, and then no flush
 submitted before the truncation may move it again. It is persisted in the recovery-point checkpoint each time it
 moves. A lock guards it against the flush thread; everything else about the log stays on the event loop.
+
+A failed background fsync is final for this process: after fsync reports an error the kernel may already have
+dropped the dirty pages, so a later fsync that succeeds proves nothing about them. The point never moves again
+and the log refuses appends (Kafka takes the log directory offline); the next start recovers from the last point
+persisted before the failure.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
@@ -39,6 +45,8 @@ class RecoveryPoint:
         """Offset up to which background flushes are submitted (they run in order on one thread)."""
         self.last_flush_ms = now_ms()
         self._closed = False
+        self.failed: str | None = None
+        """Why a background fsync failed, once one has: the point is frozen for the rest of the process."""
 
     @property
     def offset(self) -> int:
@@ -55,6 +63,8 @@ class RecoveryPoint:
         with self._lock:
             if target <= self._offset:
                 return
+            if self.failed is not None:
+                raise OSError(errno.EIO, f"an earlier fsync failed ({self.failed}); nothing written since is trusted")
             fsync_from(self._offset)
             self._offset = target
             self.last_flush_ms = now_ms()
@@ -64,6 +74,8 @@ class RecoveryPoint:
         """Have the flusher fsync paths (and the directory), then move the point to target, unless the log was
         truncated or closed meanwhile, or an earlier job failed."""
         assert self.flusher is not None
+        if self.failed is not None:
+            return
         self._scheduled = target
         generation = self._generation
 
@@ -74,8 +86,10 @@ class RecoveryPoint:
                 fsync_paths(paths)
                 fsync_paths([directory])  # new files' directory entries
             except OSError as exc:
-                log.warning("%s: background flush to offset %d failed: %s", self.name, target, exc)
-                with self._lock:  # later jobs counted on this one: none of them may move the point now
+                log.error("%s: background flush to offset %d failed: %s; the log takes no more appends and its "
+                          "recovery point stays at %d until restart", self.name, target, exc, self._offset)
+                with self._lock:  # no later job may move the point: the failed pages may never reach the disk
+                    self.failed = f"{type(exc).__name__}: {exc}"
                     self._generation += 1
                     self._scheduled = self._offset
                 return
