@@ -310,6 +310,8 @@ class Log:
             segment.append(
                 buf, largest_offset=last_offset, largest_timestamp=max_timestamp, offset_of_max_timestamp=offset_of_max
             )
+            if completed:  # before any state moves: a failure here must leave the log as it was
+                self._index_aborted(segment, _aborted_entries(self.producer_state, updates, completed), first_offset)
         except OSError as exc:
             raise self._write_failed(exc) from exc
         if self._write_error is not None:
@@ -322,9 +324,6 @@ class Log:
         for info in updates.values():
             state.update(info)
         for txn in completed:
-            lso = state.last_stable_offset(txn)
-            if txn.is_aborted:
-                segment.txn_index.append(AbortedTxn(txn.producer_id, txn.first_offset, txn.last_offset, lso))
             state.complete_txn(txn)
         state.update_map_end_offset(next_offset)
         if next_offset - self._recovery.offset >= self._config.flush_messages:
@@ -337,6 +336,17 @@ class Log:
             now_ms if log_append_time else -1,
             self._log_start_offset,
         )
+
+    @staticmethod
+    def _index_aborted(segment: LogSegment, entries: list[AbortedTxn], first_offset: int) -> None:
+        """Add the transaction index entries of what this append aborted; if one cannot be written, take the
+        append's batches (and any entries written) back out of the segment, so that nothing of it is kept."""
+        try:
+            for entry in entries:
+                segment.txn_index.append(entry)
+        except Exception:
+            segment.truncate_to(first_offset)
+            raise
 
     def _write_failed(self, exc: OSError) -> LogWriteError:
         """The error an append that could not write raises; logged once until a write succeeds again (a full
@@ -737,3 +747,20 @@ class Log:
         self._segments.clear()
         flusher = self._recovery.flusher
         self.directory.remove(flusher.submit if flusher is not None else None)
+
+
+def _aborted_entries(state: ProducerStateManager, updates: dict[int, ProducerAppendInfo],
+                     completed: list[CompletedTxn]) -> list[AbortedTxn]:
+    """The transaction index entries for the aborted ones among `completed`, each with the LSO it leaves, computed
+    before the producer state takes this append in: the transactions open now plus those the append starts, less
+    those completed ahead of it in the same append (what the state would hold at that point)."""
+    open_txns = {txn.first_offset: txn.producer_id for txn in state.ongoing_transactions}
+    for info in updates.values():
+        open_txns.update((txn.first_offset, txn.producer_id) for txn in info.started)
+    entries = []
+    for txn in completed:
+        lso = next((first for first in sorted(open_txns) if open_txns[first] != txn.producer_id), txn.last_offset + 1)
+        open_txns.pop(txn.first_offset, None)
+        if txn.is_aborted:
+            entries.append(AbortedTxn(txn.producer_id, txn.first_offset, txn.last_offset, lso))
+    return entries
