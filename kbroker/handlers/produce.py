@@ -18,6 +18,7 @@ from dataclasses import replace
 from kbroker import produce_policy
 from kbroker.broker import now_ms
 from kbroker.coordinator.transactions import transaction_coordinator
+from kbroker.durability import flush_if_due
 from kbroker.handlers._util import error_of
 from kbroker.server.context import CloseConnection, RequestContext
 from wire import records as rec
@@ -115,7 +116,9 @@ async def handle(ctx: RequestContext, request: dict) -> dict | None:
             try:
                 if acks not in (0, 1, -1):
                     raise KafkaError(ErrorCode.INVALID_REQUIRED_ACKS)
-                results.append(_append(ctx, name, part["index"], part["records"], transactional_id, policy))
+                result = _append(ctx, name, part["index"], part["records"], transactional_id, policy)
+                await flush_if_due(broker.partition(name, part["index"]).log)  # type: ignore[arg-type, union-attr]
+                results.append(result)
             except KafkaError as exc:
                 failed = True
                 code, message = error_of(exc)

@@ -66,6 +66,14 @@ class AppendInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class PreparedFlush:
+    """A flush of a log up to target: fsync paths, then Log.complete_flush."""
+    target: int
+    paths: list[Path]
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
 class ReadInfo:
     records: bytes | memoryview
     """Whole batches, to be sent as they are."""
@@ -326,8 +334,8 @@ class Log:
         for txn in completed:
             state.complete_txn(txn)
         state.update_map_end_offset(next_offset)
-        if next_offset - self._recovery.offset >= self._config.flush_messages:
-            self.flush()  # flush.messages: the user asked for durability before the answer, as in Kafka
+        if self._recovery.flusher is None and self.flush_due:
+            self.flush()  # a bare log (tests, in memory): nothing to keep off a loop
         return AppendInfo(
             first_offset,
             last_offset,
@@ -696,11 +704,36 @@ class Log:
         paths.append(root / snapshot_file_name(target))
         self._recovery.flush_later(target, paths, root)
 
+    @property
+    def flush_due(self) -> bool:
+        """flush.messages: this many messages are unflushed. The caller that acknowledges the append fsyncs them
+        before it answers (prepare_flush, fsync_paths off the event loop, complete_flush), as Kafka does in the
+        append; the periodic flush_if_due catches what no such caller flushed."""
+        return not self._closed and self._log_end_offset - self._recovery.offset >= self._config.flush_messages
+
+    def prepare_flush(self) -> PreparedFlush:
+        """What to fsync (anywhere, e.g. a worker thread: only paths) to flush the whole log as it is now."""
+        target = self._log_end_offset
+        root = self.directory.path
+        paths = [path for segment in self._segments.from_offset(self._recovery.offset)
+                 for path in segment.file_paths()] if root is not None else []
+        if root is not None:
+            paths.append(root)  # new files' directory entries
+        return PreparedFlush(target, paths, self._recovery.generation)
+
+    def complete_flush(self, prepared: PreparedFlush, error: OSError | None = None) -> None:
+        """prepared's files were fsynced (move the recovery point), or fsync failed (freeze it: appends fail).
+        Thread-safe: the fsyncing thread may call it."""
+        if error is not None:
+            self._recovery.fail(prepared.target, error)
+        else:
+            self._recovery.advance(prepared.target, prepared.generation)
+
     def flush_if_due(self, now_ms: int) -> bool:
         """flush.ms: start a background flush when unflushed data is older than the setting; True if started."""
         recovery = self._recovery
         if self._closed or self._log_end_offset <= recovery.offset or \
-                now_ms - recovery.last_flush_ms < self._config.flush_ms:
+                (now_ms - recovery.last_flush_ms < self._config.flush_ms and not self.flush_due):
             return False
         recovery.last_flush_ms = now_ms  # the next check waits a whole interval, whatever the flush takes
         self.flush_in_background()

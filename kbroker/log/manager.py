@@ -147,7 +147,8 @@ class LogManager:
     def flush_due(self, now_ms: int) -> int:
         """flush.ms / log.flush.interval.ms: start background flushes of the logs whose unflushed data is older
         than their setting; returns how many were started."""
-        return sum(each.flush_if_due(now_ms) for _, each in self if each.config.flush_ms < LONG_MAX)
+        return sum(each.flush_if_due(now_ms) for _, each in self
+                   if each.config.flush_ms < LONG_MAX or each.config.flush_messages < LONG_MAX)
 
     def enforce_retention(self, now_ms: int) -> int:
         """One retention pass over every log; returns the number of segments deleted."""

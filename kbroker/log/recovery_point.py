@@ -86,24 +86,38 @@ class RecoveryPoint:
                 fsync_paths(paths)
                 fsync_paths([directory])  # new files' directory entries
             except OSError as exc:
-                log.error("%s: background flush to offset %d failed: %s; the log takes no more appends and its "
-                          "recovery point stays at %d until restart", self.name, target, exc, self._offset)
-                with self._lock:  # no later job may move the point: the failed pages may never reach the disk
-                    self.failed = f"{type(exc).__name__}: {exc}"
-                    self._generation += 1
-                    self._scheduled = self._offset
+                self.fail(target, exc)
                 return
-            with self._lock:
-                if self._closed or generation != self._generation or target <= self._offset:
-                    return
-                self._offset = target
-                self.last_flush_ms = now_ms()
-                try:
-                    self._persist()
-                except OSError as exc:  # the directory went away (topic deleted) or the disk failed
-                    log.debug("%s: recovery point checkpoint not written: %s", self.name, exc)
+            self.advance(target, generation)
 
         self.flusher.submit(job)
+
+    @property
+    def generation(self) -> int:
+        """Pass to advance() after fsyncing off the lock: a truncation meanwhile makes that flush move nothing."""
+        return self._generation
+
+    def advance(self, target: int, generation: int) -> None:
+        """Files below target were fsynced (on another thread): move the point there, unless the log was
+        truncated or closed meanwhile, or an fsync failed."""
+        with self._lock:
+            if self._closed or self.failed is not None or generation != self._generation or target <= self._offset:
+                return
+            self._offset = target
+            self.last_flush_ms = now_ms()
+            try:
+                self._persist()
+            except OSError as exc:  # the directory went away (topic deleted) or the disk failed
+                log.debug("%s: recovery point checkpoint not written: %s", self.name, exc)
+
+    def fail(self, target: int, exc: OSError) -> None:
+        """An fsync failed: the point is frozen for the rest of the process (see the module docstring)."""
+        log.error("%s: flush to offset %d failed: %s; the log takes no more appends and its recovery point stays "
+                  "at %d until restart", self.name, target, exc, self._offset)
+        with self._lock:  # no later job may move the point: the failed pages may never reach the disk
+            self.failed = f"{type(exc).__name__}: {exc}"
+            self._generation += 1
+            self._scheduled = self._offset
 
     def cut(self, offset: int) -> None:
         """The log was truncated to end at offset."""

@@ -12,7 +12,8 @@ import pytest
 
 from kbroker.log.flusher import THREAD_NAME
 from kbroker.testing import KafkaBroker
-from kbroker.testing.client import FETCH_V, WireClient, entries_of
+from kbroker.testing.client import FETCH_V, KafkaRequestError, WireClient, entries_of
+from wire.errors import ErrorCode
 
 
 @pytest.fixture
@@ -110,14 +111,52 @@ def test_produce_burst_rolling_segments_fsyncs_only_on_the_flush_thread(monkeypa
         assert slow.threads  # the rolled segments were fsynced, on the flush thread
 
 
-def test_flush_messages_makes_each_acknowledged_write_durable() -> None:
+def test_flush_messages_makes_each_acknowledged_write_durable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """flush.messages=1: every acknowledged write is fsynced before the answer, on a worker thread, never the
+    broker's loop."""
+    real = os.fsync
+    threads: list[str] = []
+
+    def recording(fd: int) -> None:
+        threads.append(threading.current_thread().name + " " + os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
     with KafkaBroker.start(storage="disk") as kafka:
         topic = kafka.create_topic(config={"flush.messages": 1})
         plog = kafka.runner.call(lambda: kafka.runner.broker.partition(topic, 0).log)
+        loop_thread = kafka.runner.call(lambda: threading.current_thread().name)
+        monkeypatch.setattr(os, "fsync", recording)
         with WireClient(kafka.bootstrap) as producer:
             for i in range(5):
                 producer.produce(topic, 0, entries_of([b"v%d" % i]))
                 assert kafka.runner.call(lambda: plog.recovery_point) == i + 1
+        segment_fsyncs = [t for t in threads if t.endswith(".log")]  # (the first append of an epoch also writes
+        on_loop = [t for t in segment_fsyncs if t.startswith(loop_thread + " ")]  # the epoch checkpoint, once)
+        assert segment_fsyncs and not on_loop, on_loop
+
+
+def test_a_failed_flush_messages_fsync_answers_storage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An fsync failure for flush.messages fails that partition's Produce with KAFKA_STORAGE_ERROR (and every later
+    one until a restart); other partitions carry on."""
+    real = os.fsync
+    failing: list[str] = []  # the partition directory whose fsyncs fail
+
+    def maybe_failing(fd: int) -> None:
+        if failing and f"/{failing[0]}/" in os.readlink(f"/proc/self/fd/{fd}") + "/":
+            raise OSError(5, "Input/output error")
+        real(fd)
+
+    with KafkaBroker.start(storage="disk") as kafka:
+        topic = kafka.create_topic(partitions=2, config={"flush.messages": 1})
+        monkeypatch.setattr(os, "fsync", maybe_failing)
+        with WireClient(kafka.bootstrap) as producer:
+            assert producer.produce(topic, 0, entries_of([b"fine"])) == 0
+            failing.append(f"{topic}-0")
+            for _ in range(2):
+                with pytest.raises(KafkaRequestError) as exc:
+                    producer.produce(topic, 0, entries_of([b"lost"]))
+                assert exc.value.code == ErrorCode.KAFKA_STORAGE_ERROR
+            assert producer.produce(topic, 1, entries_of([b"other"])) == 0
 
 
 def test_broker_flush_interval_ms_flushes_within_the_interval() -> None:
