@@ -13,6 +13,7 @@ coordinator busy completing the previous transaction NOT_ENOUGH_REPLICAS (retrie
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from kbroker import produce_policy
@@ -25,6 +26,8 @@ from wire import records as rec
 from wire.errors import ErrorCode, KafkaError
 
 KEY, MIN, MAX = 0, 0, 13
+log = logging.getLogger(__name__)
+_failures_logged: set[tuple[str, str]] = set()  # kinds of unexpected append failures already logged in full
 
 _RETRIABLE_VERIFY = (ErrorCode.CONCURRENT_TRANSACTIONS, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
                      ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCode.NOT_COORDINATOR)
@@ -91,6 +94,17 @@ def _append(ctx: RequestContext, topic: str | None, index: int, records: bytes |
     }
 
 
+def _log_failure(topic: str | None, index: int, exc: Exception) -> None:
+    """The traceback once per kind of failure (every partition of every Produce would repeat it), then a line."""
+    kind = (type(exc).__qualname__, str(exc)[:200])
+    if kind in _failures_logged or len(_failures_logged) >= 100:
+        log.debug("Produce to %s-%d failed again: %r", topic, index, exc)
+        return
+    _failures_logged.add(kind)
+    log.error("Produce to %s-%d failed; answering UNKNOWN_SERVER_ERROR for that partition (logged once per kind)",
+              topic, index, exc_info=exc)
+
+
 def _record_errors(exc: KafkaError) -> list[dict]:
     """KIP-467: the bad records of a refused batch, by index, for the clients to fail only those."""
     if not isinstance(exc, produce_policy.RecordValidationError):
@@ -125,6 +139,12 @@ async def handle(ctx: RequestContext, request: dict) -> dict | None:
                 results.append({"index": part["index"], "error_code": code, "base_offset": -1,
                                 "log_append_time_ms": -1, "log_start_offset": -1, "error_message": message,
                                 "record_errors": _record_errors(exc)})
+            except Exception as exc:  # a bug costs this partition only, as in Kafka's appendToLocalLog
+                failed = True
+                _log_failure(name, part["index"], exc)
+                results.append({"index": part["index"], "error_code": ErrorCode.UNKNOWN_SERVER_ERROR,
+                                "base_offset": -1, "log_append_time_ms": -1, "log_start_offset": -1,
+                                "error_message": "Unexpected error appending to the partition", "record_errors": []})
         responses.append({"name": topic.get("name", ""), "topic_id": topic.get("topic_id"),
                           "partition_responses": results})
     if acks == 0:
