@@ -147,10 +147,11 @@ async def handle(ctx: RequestContext, request: dict) -> dict | None:
                                 "error_message": "Unexpected error appending to the partition", "record_errors": []})
         responses.append({"name": topic.get("name", ""), "topic_id": topic.get("topic_id"),
                           "partition_responses": results})
-    if acks == 0:
-        if failed:
-            raise CloseConnection("error on a Produce request with acks=0")
-        return None
     produced = sum(len(p["records"] or b"") for t in request["topic_data"] for p in t["partition_data"])
     throttle_ms = broker.quotas.record_produce(ctx.header.client_id, produced)
+    if acks == 0:  # no answer, but the bytes count against the quota and a throttle still mutes (KIP-219)
+        if failed:
+            raise CloseConnection("error on a Produce request with acks=0")
+        ctx.unanswered_throttle_ms = throttle_ms
+        return None
     return {"responses": responses, "throttle_time_ms": throttle_ms}

@@ -20,6 +20,9 @@ class RequestContext:
     header: RequestHeader
     client_host: str
     connection_id: int
+    unanswered_throttle_ms: int = 0
+    """Set by a handler that sends no answer (Produce acks=0) yet was throttled: the connection is muted for
+    this long all the same (KIP-219), as after a throttled answer."""
 
     @property
     def version(self) -> int:

@@ -144,6 +144,7 @@ async def _serve(frame: bytes, broker, client_host: str, connection_id: int, out
             raise CloseConnection(f"{entry.name} handler failed: {exc!r} ({drop})") from exc
     outcome.response = response
     if response is None:
+        outcome.mute_seconds = ctx.unanswered_throttle_ms / 1000
         return None
     # KIP-219: a throttled answer (a quota, or an injected throttle) goes out at once and its connection is then
     # muted for the throttle time, so that a client ignoring throttle_time_ms is slowed all the same

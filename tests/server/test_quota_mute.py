@@ -9,6 +9,7 @@ import pytest
 
 from kbroker.testing import SubprocessBroker
 from kbroker.testing.client import WireClient
+from tests.helpers import wait_until
 from wire import records as rec
 
 QUOTA = 400_000  # bytes per second
@@ -113,3 +114,21 @@ def test_real_producer_and_consumer_are_held_to_the_quota(quota_broker: Subproce
         _assert_rate(moved, time.monotonic() - began)
     finally:
         consumer.close()
+
+
+def test_acks0_produce_counts_against_the_quota(quota_broker: SubprocessBroker) -> None:
+    """An acks=0 producer gets no answer to carry throttle_time_ms, but its bytes are counted all the same (and its
+    connection muted): the same client id's next answered request is throttled. Uncounted, it never was."""
+    _set_quota(quota_broker.bootstrap, "silent-p", "producer_byte_rate", QUOTA)
+    with WireClient(quota_broker.bootstrap, client_id="silent-p") as silent, \
+            WireClient(quota_broker.bootstrap, client_id="silent-p") as probe:
+        probe.create_topic("p0", 1)
+        batch = rec.batch_from_tuples([(None, b"s" * BATCH, None, None)])
+        body = {"transactional_id": None, "acks": 0, "timeout_ms": 10000,
+                "topic_data": [{"name": "p0", "partition_data": [{"index": 0, "records": batch}]}]}
+        for _ in range(TOTAL // BATCH):
+            silent.send(0, 9, body)
+        tiny = dict(body, acks=1, topic_data=[{"name": "p0", "partition_data": [
+            {"index": 0, "records": rec.batch_from_tuples([(None, b"t", None, None)])}]}])
+        wait_until(lambda: probe.request(0, 9, tiny)["throttle_time_ms"] > 0, timeout=20,
+                   what="a throttled answer to the client id that produced with acks=0")
