@@ -13,6 +13,8 @@ import pytest
 from kbroker.log.flusher import THREAD_NAME
 from kbroker.testing import KafkaBroker
 from kbroker.testing.client import FETCH_V, KafkaRequestError, WireClient, entries_of
+from tests.helpers import wait_until
+from wire import records as rec
 from wire.errors import ErrorCode
 
 
@@ -41,8 +43,11 @@ def test_waiting_fetch_reads_each_byte_once(memory_broker: KafkaBroker) -> None:
     part = kafka.runner.call(lambda: kafka.runner.broker.partition(topic, 0))
     plog = part.log
     result: dict = {}
+    batch = rec.batch_from_tuples(entries_of([b"x" * 5000]))  # stored as sent: each append adds len(batch)
+    # min_bytes is exactly what the 200 appends bring, and max_wait far beyond them: the fetch completes on the
+    # last append however slow the machine is, never on its timer with part of the data
     poller = threading.Thread(target=lambda: result.update(
-        _long_poll(kafka.bootstrap, topic, 0, min_bytes=64 << 20, max_wait_ms=4000)))
+        _long_poll(kafka.bootstrap, topic, 0, min_bytes=200 * len(batch), max_wait_ms=120_000)))
     poller.start()
     deadline = time.monotonic() + 10
     while not kafka.runner.call(lambda: bool(part._waiters)):  # the fetch is parked: its first read found nothing
@@ -51,7 +56,7 @@ def test_waiting_fetch_reads_each_byte_once(memory_broker: KafkaBroker) -> None:
     with WireClient(kafka.bootstrap) as producer:
         for _ in range(200):
             producer.produce(topic, 0, entries_of([b"x" * 5000]))
-    poller.join(timeout=30)
+    poller.join(timeout=60)
     assert not poller.is_alive()
     assert result["error_code"] == 0
     returned = len(result["records"])
@@ -193,7 +198,8 @@ def test_delete_topics_renames_at_once_and_removes_files_in_the_background(monke
             assert not [n for n in names if n in (f"{topic}-0", f"{topic}-1")]
             doomed = [n for n in names if n.startswith(f"{topic}-") and n.endswith("-delete")]
             assert len(doomed) == 2, names
-            assert threads and all(t.startswith(THREAD_NAME) for t in threads), threads
+            wait_until(lambda: threads, timeout=30, what="the flush thread to start removing the files")
+            assert all(t.startswith(THREAD_NAME) for t in threads), threads
         finally:
             gate.set()
         kafka.runner.call(lambda: kafka.runner.broker.logs.flusher).drain(30)
