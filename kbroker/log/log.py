@@ -439,26 +439,26 @@ class Log:
                 segment = self._segments.higher(segment.base_offset)
         return ReadInfo(b"", offset, offset, offset, self._high_watermark, start, end)
 
-    def offset_position(self, offset: int) -> tuple[int, int]:
-        """(segment base offset, byte position) where the batch holding offset starts, or where the next batch
-        will go when offset is at the log end (Kafka's LogOffsetMetadata). Reads batch headers only, and at the
-        log end nothing at all, so a waiting fetch can measure the bytes that became available without reading
-        them."""
+    def offset_position(self, offset: int) -> tuple[LogSegment, int]:
+        """(segment, byte position) where the batch holding offset starts, or where the next batch will go when
+        offset is at the log end (Kafka's LogOffsetMetadata). Reads batch headers only, and at the log end nothing
+        at all, so a waiting fetch can measure the bytes that became available without reading them. A position is
+        only good in that segment object: the cleaner may replace it under the same base offset."""
         self._check_open()
         if offset >= self._log_end_offset:
             active = self._segments.active
-            return active.base_offset, active.size
+            return active, active.size
         segment = self._segments.floor(offset) or self._segments.first
         while segment is not None:
             found = segment.translate_offset(offset)
             if found is not None:
-                return segment.base_offset, found[0]
+                return segment, found[0]
             following = self._segments.higher(segment.base_offset)
             if following is None:
-                return segment.base_offset, segment.size
+                return segment, segment.size
             segment = following
         active = self._segments.active
-        return active.base_offset, active.size
+        return active, active.size
 
     def collect_aborted_transactions(self, fetch_offset: int, upper_bound: int) -> list[AbortedTxn]:
         """Aborted transactions overlapping [fetch_offset, upper_bound): what a read_committed Fetch returning

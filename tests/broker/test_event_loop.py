@@ -249,3 +249,28 @@ def test_alter_client_quotas_resolves_host_names_off_the_event_loop(memory_broke
     assert [e["error_code"] for e in entries] == [0, 42, 0], (entries, threads)
     assert entries[1]["error_message"] == "no-such-host.invalid is not a valid IP or resolvable host."
     assert len(threads) >= 2 and loop_thread not in threads, (loop_thread, threads)
+
+
+def test_a_waiting_fetch_notices_its_segment_replaced_under_the_same_base(memory_broker: KafkaBroker) -> None:
+    """The position a waiting fetch measures from belongs to one segment object: when the cleaner puts a cleaned
+    copy in its place under the same base offset, the cached position means nothing in the copy, so the fetch
+    completes and reads afresh instead of counting from it."""
+    from kbroker.fetching import PartitionRead, _available
+    from kbroker.log.segment import LogSegment
+
+    kafka = memory_broker
+    topic = kafka.create_topic()
+    kafka.produce(topic, [b"a" * 100, b"b" * 100, b"c" * 100])
+    broker = kafka.runner.broker
+    reads = [PartitionRead(topic, 0, fetch_offset=1, max_bytes=1 << 20)]
+    starts: dict = {}
+    assert kafka.runner.call(lambda: _available(broker, reads, 0, starts)) > 0  # measured; position cached
+
+    def replace_active() -> None:  # what the cleaner's swap does: a new object for the same base offset
+        plog = broker.partition(topic, 0).log
+        old = plog.log_segments.active
+        plog.log_segments.remove(old)
+        plog.log_segments.add(LogSegment.open(plog.directory, old.base_offset, plog.config))
+
+    kafka.runner.call(replace_active)
+    assert kafka.runner.call(lambda: _available(broker, reads, 0, starts)) is None
