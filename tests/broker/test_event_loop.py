@@ -274,3 +274,29 @@ def test_a_waiting_fetch_notices_its_segment_replaced_under_the_same_base(memory
 
     kafka.runner.call(replace_active)
     assert kafka.runner.call(lambda: _available(broker, reads, 0, starts)) is None
+
+
+def test_the_flush_scheduler_survives_a_failing_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception in the periodic flush check (here: one log's) is logged and the scheduler carries on: the
+    other logs are still flushed, and the broker keeps serving."""
+    from kbroker.log import Log
+
+    real = Log.flush_if_due
+
+    def flush_if_due(self: Log, now_ms: int) -> bool:
+        if self.name.startswith("broken-"):
+            raise RuntimeError("flush check bug")
+        return real(self, now_ms)
+
+    with KafkaBroker.start(storage="disk", config={"log.flush.interval.ms": 50}) as kafka:
+        broken = kafka.create_topic("broken-topic")
+        fine = kafka.create_topic("fine-topic")
+        monkeypatch.setattr(Log, "flush_if_due", flush_if_due)
+        kafka.produce(broken, [b"x"])
+        kafka.produce(fine, [b"a", b"b"])
+        plog = kafka.runner.call(lambda: kafka.runner.broker.partition(fine, 0).log)
+        wait_until(lambda: kafka.runner.call(lambda: plog.recovery_point) == 2, timeout=20,
+                   what="the other log to be flushed")
+        kafka.produce(fine, [b"c"])
+        wait_until(lambda: kafka.runner.call(lambda: plog.recovery_point) == 3, timeout=20,
+                   what="the scheduler to carry on")
