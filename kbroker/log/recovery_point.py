@@ -4,7 +4,8 @@ Recovery after a crash rescans the log from here, so it must never claim more th
 a flush, at once when the log flushes on the caller's thread, or on the flusher's thread (kbroker.log.flusher)
 only once that thread has fsynced the files; it moves down when the log is truncated below it, and then no flush
 submitted before the truncation may move it again. It is persisted in the recovery-point checkpoint each time it
-moves. A lock guards it against the flush thread; everything else about the log stays on the event loop.
+moves. A lock guards it against the flush thread, never held across an fsync (the event loop takes it to
+truncate); everything else about the log stays on the event loop.
 
 A failed background fsync is final for this process: after fsync reports an error the kernel may already have
 dropped the dirty pages, so a later fsync that succeeds proves nothing about them. The point never moves again
@@ -39,6 +40,9 @@ class RecoveryPoint:
         self._checkpoint = checkpoint
         self.flusher = flusher
         self._lock = threading.Lock()
+        """Guards the point's fields; never held across I/O."""
+        self._write_lock = threading.Lock()
+        """Held by whoever writes the checkpoint file (the flush thread, or the caller of reset/flush_now/close)."""
         self._generation = 0
         """Bumped by a truncation or a failed background flush: older flush jobs may no longer move the point."""
         self._scheduled = offset
@@ -59,16 +63,20 @@ class RecoveryPoint:
 
     def flush_now(self, target: int, fsync_from: Callable[[int], None]) -> None:
         """Flush on this thread: fsync_from(recovery point) fsyncs everything from there below target; then the
-        point moves to target."""
+        point moves to target (unless a truncation came meanwhile)."""
         with self._lock:
             if target <= self._offset:
                 return
             if self.failed is not None:
                 raise OSError(errno.EIO, f"an earlier fsync failed ({self.failed}); nothing written since is trusted")
-            fsync_from(self._offset)
+            start, generation = self._offset, self._generation
+        fsync_from(start)
+        with self._lock:
+            if generation != self._generation or target <= self._offset:
+                return
             self._offset = target
             self.last_flush_ms = now_ms()
-            self._persist()
+        self._persist_latest()
 
     def flush_later(self, target: int, paths: list[Path], directory: Path) -> None:
         """Have the flusher fsync paths (and the directory), then move the point to target, unless the log was
@@ -105,10 +113,10 @@ class RecoveryPoint:
                 return
             self._offset = target
             self.last_flush_ms = now_ms()
-            try:
-                self._persist()
-            except OSError as exc:  # the directory went away (topic deleted) or the disk failed
-                log.debug("%s: recovery point checkpoint not written: %s", self.name, exc)
+        try:
+            self._persist_latest()
+        except OSError as exc:  # the directory went away (topic deleted) or the disk failed
+            log.debug("%s: recovery point checkpoint not written: %s", self.name, exc)
 
     def fail(self, target: int, exc: OSError) -> None:
         """An fsync failed: the point is frozen for the rest of the process (see the module docstring)."""
@@ -131,19 +139,27 @@ class RecoveryPoint:
         with self._lock:
             self._generation += 1
             self._offset = self._scheduled = offset
-            self._persist()
+        self._persist_latest()
 
     def persist_if_lowered(self) -> None:
         """Write a point a truncation lowered (close: the next start must not trust the old one)."""
-        with self._lock:
-            if self._offset != self._persisted:
-                self._persist()
+        self._persist_latest()
 
     def close(self) -> None:
         """No flush job may touch this log's files any more."""
         with self._lock:
             self._closed = True
 
-    def _persist(self) -> None:
-        self._checkpoint.write(self._offset)
-        self._persisted = self._offset
+    def _persist_latest(self) -> None:
+        """Write the point to its checkpoint without holding the lock: the write fsyncs, and the event loop takes
+        the lock to truncate. Writers take turns; each writes again if the point moved while it wrote, so the file
+        ends with the latest point."""
+        with self._write_lock:
+            while True:
+                with self._lock:
+                    offset = self._offset
+                    if offset == self._persisted:
+                        return
+                self._checkpoint.write(offset)
+                with self._lock:
+                    self._persisted = offset

@@ -185,3 +185,40 @@ def test_a_failed_background_flush_freezes_the_recovery_point_and_refuses_append
         assert reopened.log_end_offset == 2
     finally:
         reopened.close()
+
+
+def test_truncation_does_not_wait_for_a_checkpoint_write_on_the_flush_thread(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flush thread writes the recovery-point checkpoint (with an fsync) without holding the lock the event
+    loop takes to truncate; the file ends with the latest point all the same."""
+    real = os.fsync
+    gate = threading.Event()
+    writing = threading.Event()
+
+    def gated(fd: int) -> None:
+        if threading.current_thread().name.startswith(THREAD_NAME) and \
+                RECOVERY_POINT_FILE in os.readlink(f"/proc/self/fd/{fd}"):
+            writing.set()
+            assert gate.wait(30)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", gated)
+    flusher = BackgroundFlusher()
+    log = Log.open(tmp_path / "t-0", LogConfig(segment_bytes=200), flusher=flusher)
+    try:
+        for _ in range(4):
+            log.append(make_batch(value_size=100), leader_epoch=0, now_ms=1000)  # rolls: background flushes
+        assert writing.wait(30), "the flush thread never wrote the checkpoint"
+        done = threading.Event()
+        truncation = threading.Thread(target=lambda: (log.truncate_to(1), done.set()), daemon=True)
+        truncation.start()  # stands in for the event loop
+        assert done.wait(10), "the truncation waited for the flush thread's checkpoint fsync"
+        gate.set()
+        flusher.drain(30)
+        assert log.recovery_point <= 1 == log.log_end_offset
+        log.close()
+        assert _checkpoint(tmp_path / "t-0") <= 1
+    finally:
+        gate.set()
+        log.close()
+        flusher.close()
