@@ -118,3 +118,15 @@ def test_a_failing_partition_append_fails_that_partition_only(monkeypatch: pytes
         b.stop()
     full = [r for r in caplog.records if r.levelname == "ERROR" and r.name == "kbroker.handlers.produce"]
     assert len(full) == 1 and full[0].exc_info is not None
+
+
+def test_a_repeated_failure_is_logged_once_in_a_while(failing: InProcessBroker,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """The traceback once, then at most a line a minute for the same failure, however often a client repeats it."""
+    caplog.set_level("ERROR", logger="kbroker.server.dispatch")
+    with WireClient(failing.bootstrap, timeout=10) as c:
+        for _ in range(6):
+            c.request(LIST_OFFSETS, 5, {"replica_id": -1, "isolation_level": 0, "topics": [
+                {"name": "t", "partitions": [{"partition_index": 0, "current_leader_epoch": -1, "timestamp": -1}]}]})
+    lines = [r for r in caplog.records if r.name == "kbroker.server.dispatch" and "ListOffsets" in r.getMessage()]
+    assert len(lines) <= 2, [r.getMessage() for r in lines]  # (none: an earlier test logged this failure)
