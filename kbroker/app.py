@@ -218,14 +218,20 @@ async def run_broker(settings: Settings, config: BrokerConfig) -> None:
         )
         signum = await _first_signal()
         log.info("received %s, shutting down", signal.Signals(signum).name)
-        ShutdownGuard.install()
     # leaving start_broker is the clean shutdown: the guard keeps a second signal from cutting it short
 
 
 async def _first_signal() -> int:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            return signum
+    """Wait for SIGINT/SIGTERM; return with ShutdownGuard's handlers in place. The receiver is never left:
+    leaving it restores the default action (die) until the guard is installed, and a second signal in between
+    killed the process. Blocking the signals around the hand-over (pthread_sigmask) would cover only this thread;
+    the kernel then hands a process-directed signal to any other thread (the flusher's, anyio's workers) and the
+    default action still kills. So the guard replaces the receiver's handlers while it is still open; the event
+    loop drops them when it closes, after the shutdown (and the CLI uninstalls the guard)."""
+    receiver = anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM)
+    async for signum in receiver.__enter__():
+        ShutdownGuard.install()
+        return signum
     raise RuntimeError("signal receiver ended")  # pragma: no cover
 
 

@@ -15,6 +15,7 @@ from kbroker.config import BrokerConfig
 from kbroker.config_effect import warn_no_effect
 from kbroker.log import LogManager, OffsetOutOfRange
 from kbroker.log.cleaner import CleanerConfig, CleanTarget, LogCleaner
+from kbroker.logsafe import Throttled
 from kbroker.metadata import INTERNAL_TOPICS, MetadataStore, TopicInfo, validate_topic_name
 from kbroker.partition import Partition
 from kbroker.quotas import QuotaManager
@@ -127,10 +128,17 @@ class Broker:
         """flush.ms / log.flush.interval.ms: look for logs with data unflushed too long (the fsyncs themselves
         run on the log manager's flush thread), as often as the smallest such setting asks, at most every 10 ms
         and at least every second."""
+        noise = Throttled(log, burst=1, interval=60.0)
         while True:
-            shortest = min([1000, *(p.log.config.flush_ms for p in list(self.partitions.values()))])
+            try:
+                shortest = min([1000, *(p.log.config.flush_ms for p in list(self.partitions.values()))])
+            except Exception:  # a partition without a log (being created or removed): look again shortly
+                shortest = 1000
             await anyio.sleep(max(10, shortest) / 1000)
-            self.logs.flush_due(now_ms())
+            try:
+                self.logs.flush_due(now_ms())
+            except Exception as exc:  # a bug here must not end flushing for good (nor take the broker down)
+                noise.log(logging.ERROR, "flush scheduler: %r; carrying on", exc)
 
     def expire_producers(self, now: int | None = None) -> int:
         expiration_ms = self.config["producer.id.expiration.ms"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from kbroker.log.segment import LogSegment
 from kbroker.partition import READ_COMMITTED, Partition
 from wire.errors import ErrorCode, KafkaError
 
@@ -72,10 +73,11 @@ def read_partitions(broker, reads: list[PartitionRead], max_bytes: int, isolatio
 
 
 def _available(broker, reads: list[PartitionRead], isolation: int,  # type: ignore[no-untyped-def]
-               starts: dict[int, tuple[int, int]]) -> int | None:
+               starts: dict[int, tuple[LogSegment, int]]) -> int | None:
     """Bytes a waiting fetch could now return, measured from log positions without reading any data (Kafka's
     DelayedFetch.tryComplete); None when it must complete at once: a partition went away or changed leader
-    epoch, or its readable end moved to another segment than its fetch offset (a roll, a truncation).
+    epoch, or its readable end moved to another segment than its fetch offset (a roll, a truncation, the cleaner
+    replacing the segment).
     `starts` caches the position of each read's fetch offset, found once."""
     total = 0
     for i, r in enumerate(reads):
@@ -94,7 +96,7 @@ def _available(broker, reads: list[PartitionRead], isolation: int,  # type: igno
         if start is None:
             start = starts[i] = plog.offset_position(r.fetch_offset)
         end = plog.offset_position(limit)
-        if end[0] != start[0]:
+        if end[0] is not start[0]:  # the same segment object: one the cleaner replaced may share its base offset
             return None
         total += min(max(0, end[1] - start[1]), r.max_bytes)
     return total
@@ -110,7 +112,7 @@ async def fetch(  # type: ignore[no-untyped-def]
     total = read_partitions(broker, reads, max_bytes, isolation)
     if total >= min_bytes or max_wait_ms <= 0 or any(r.error_code for r in reads) or not reads:
         return
-    starts: dict[int, tuple[int, int]] = {}
+    starts: dict[int, tuple[LogSegment, int]] = {}
     with anyio.move_on_after(max_wait_ms / 1000):
         while True:
             event = anyio.Event()

@@ -35,29 +35,32 @@ class SafeFormatter(logging.Formatter):
 
 
 class Throttled:
-    """At most `burst` lines per `interval` seconds through one logger call site; the rest are counted and the
-    count reported with the next line let through."""
+    """At most `burst` lines per `interval` seconds of each kind of message (its format string) through one logger;
+    the rest are counted and the count reported with the next line of that kind let through. Kinds are limited
+    separately, so that a flood of one (refused connections) does not hide another (a read timeout)."""
+
+    MAX_KINDS = 64  # format strings are call sites, a handful each; past this many, kinds share one window
 
     def __init__(self, logger: logging.Logger, burst: int = 10, interval: float = 10.0) -> None:
         self.logger = logger
         self.burst = burst
         self.interval = interval
-        self._window_start = 0.0
-        self._in_window = 0
-        self._dropped = 0
+        self._kinds: dict[str, list] = {}  # format string -> [window start, lines in it, lines dropped]
 
     def log(self, level: int, msg: str, *args: object) -> None:
         if not self.logger.isEnabledFor(level):
             return
+        kind = msg if msg in self._kinds or len(self._kinds) < self.MAX_KINDS else ""
+        state = self._kinds.setdefault(kind, [float("-inf"), 0, 0])
         now = time.monotonic()
-        if now - self._window_start >= self.interval:
-            self._window_start, self._in_window = now, 0
-        if self._in_window >= self.burst:
-            self._dropped += 1
+        if now - state[0] >= self.interval:
+            state[0], state[1] = now, 0
+        if state[1] >= self.burst:
+            state[2] += 1
             return
-        self._in_window += 1
-        if self._dropped:
+        state[1] += 1
+        if state[2]:
             msg += " (%d similar line(s) suppressed)"
-            args = (*args, self._dropped)
-            self._dropped = 0
+            args = (*args, state[2])
+            state[2] = 0
         self.logger.log(level, msg, *args)

@@ -128,10 +128,12 @@ class Metrics:
         return found
 
     def _name(self, name: str | None, topic_id: bytes | None) -> str | None:
+        """The topic's name when it exists; None for what a client made up (e.g. an acks=0 Produce to no topic,
+        which no response refuses), so that clients cannot grow the per-topic series."""
         if topic_id and topic_id != NO_UUID:
             info = self.broker.metadata.by_id.get(topic_id)
             return info.name if info else None
-        return name or None
+        return name if name and name in self.broker.metadata.topics else None
 
     def _produced(self, version: int, request: dict, response: dict | None) -> None:
         failed: set[tuple[Any, int]] = set()

@@ -13,12 +13,14 @@ coordinator busy completing the previous transaction NOT_ENOUGH_REPLICAS (retrie
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from kbroker import produce_policy
 from kbroker.broker import now_ms
 from kbroker.cluster import view
 from kbroker.coordinator.transactions import transaction_coordinator
+from kbroker.durability import flush_if_due
 from kbroker.handlers._authz import Operation, ResourceType, allowed
 from kbroker.handlers._util import error_of
 from kbroker.server.context import CloseConnection, RequestContext
@@ -26,6 +28,8 @@ from wire import records as rec
 from wire.errors import ErrorCode, KafkaError
 
 KEY, MIN, MAX = 0, 0, 13
+log = logging.getLogger(__name__)
+_failures_logged: set[tuple[str, str]] = set()  # kinds of unexpected append failures already logged in full
 
 _RETRIABLE_VERIFY = (ErrorCode.CONCURRENT_TRANSACTIONS, ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
                      ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCode.NOT_COORDINATOR)
@@ -98,6 +102,17 @@ def _append(ctx: RequestContext, topic: str | None, index: int, records: bytes |
     return entry
 
 
+def _log_failure(topic: str | None, index: int, exc: Exception) -> None:
+    """The traceback once per kind of failure (every partition of every Produce would repeat it), then a line."""
+    kind = (type(exc).__qualname__, str(exc)[:200])
+    if kind in _failures_logged or len(_failures_logged) >= 100:
+        log.debug("Produce to %s-%d failed again: %r", topic, index, exc)
+        return
+    _failures_logged.add(kind)
+    log.error("Produce to %s-%d failed; answering UNKNOWN_SERVER_ERROR for that partition (logged once per kind)",
+              topic, index, exc_info=exc)
+
+
 def _record_errors(exc: KafkaError) -> list[dict]:
     """KIP-467: the bad records of a refused batch, by index, for the clients to fail only those."""
     if not isinstance(exc, produce_policy.RecordValidationError):
@@ -132,8 +147,9 @@ async def handle(ctx: RequestContext, request: dict) -> dict | None:
                     raise KafkaError(denied)
                 if acks not in (0, 1, -1):
                     raise KafkaError(ErrorCode.INVALID_REQUIRED_ACKS)
-                results.append(_append(ctx, name, part["index"], part["records"], transactional_id, policy,
-                                       acks, waits))
+                result = _append(ctx, name, part["index"], part["records"], transactional_id, policy, acks, waits)
+                await flush_if_due(broker.partition(name, part["index"]).log)  # type: ignore[arg-type, union-attr]
+                results.append(result)
             except KafkaError as exc:
                 failed = True
                 code, message = error_of(exc)
@@ -142,16 +158,23 @@ async def handle(ctx: RequestContext, request: dict) -> dict | None:
                                 "record_errors": _record_errors(exc)})
                 if code == ErrorCode.NOT_LEADER_OR_FOLLOWER and name is not None:
                     results[-1]["current_leader"] = view.current_leader(broker, name, part["index"])
+            except Exception as exc:  # a bug costs this partition only, as in Kafka's appendToLocalLog
+                failed = True
+                _log_failure(name, part["index"], exc)
+                results.append({"index": part["index"], "error_code": ErrorCode.UNKNOWN_SERVER_ERROR,
+                                "base_offset": -1, "log_append_time_ms": -1, "log_start_offset": -1,
+                                "error_message": "Unexpected error appending to the partition", "record_errors": []})
         responses.append({"name": topic.get("name", ""), "topic_id": topic.get("topic_id"),
                           "partition_responses": results})
     if waits:
         await view.await_replication(broker, waits, request["timeout_ms"])
-    if acks == 0:
-        if failed:
-            raise CloseConnection("error on a Produce request with acks=0")
-        return None
     produced = sum(len(p["records"] or b"") for t in request["topic_data"] for p in t["partition_data"])
     throttle_ms = broker.quotas.record_produce(ctx.header.client_id, produced)
+    if acks == 0:  # no answer, but the bytes count against the quota and a throttle still mutes (KIP-219)
+        if failed:
+            raise CloseConnection("error on a Produce request with acks=0")
+        ctx.unanswered_throttle_ms = throttle_ms
+        return None
     response = {"responses": responses, "throttle_time_ms": throttle_ms}
     if ctx.version >= 10 and broker.cluster is not None:
         leaders = {p["current_leader"]["leader_id"] for t in responses for p in t["partition_responses"]

@@ -4,11 +4,10 @@ clean stop or a kill -9, changes nothing, and reports what no crash may leave be
 Errors (the directory is damaged; the broker's recovery would lose or invent data):
 - a segment's batches are not v2 batches that fit the file and pass their CRC, below the recovery point (or
   anywhere after a clean shutdown);
-- offsets do not move forward: batches overlap or go back, within a segment or across segments; on a topic that
-  is not compacted, offsets skip (a gap) — the cleaner may leave gaps on compacted topics, nothing else may;
+- offsets do not move forward: batches overlap or go back, within a segment or across segments;
 - an offset index entry that does not point at a batch boundary of its segment, or names an offset outside the
   segment; entries not increasing; a time index entry with an offset outside its segment or a timestamp above
-  the segment's largest;
+  the segment's largest (below the recovery point, or anywhere after a clean shutdown);
 - a checkpoint ahead of the log: recovery point, log start offset or a leader epoch's start offset past the log
   end offset; leader epochs not increasing;
 - a producer snapshot that does not read (CRC), is ahead of the log end, or names a batch (producer id, epoch,
@@ -16,12 +15,17 @@ Errors (the directory is damaged; the broker's recovery would lose or invent dat
 - a transaction index entry outside its segment.
 
 Notes (what a crash may leave and start-up recovery repairs): an incomplete or corrupt tail past the recovery
-point of an uncleanly stopped log, missing index files, leftover .tmp/.cleaned/.swap/.deleted files, a log start
-checkpoint behind the first segment.
+point of an uncleanly stopped log, index problems in the segments recovery rebuilds (from the one holding the
+recovery point on), missing index files, leftover .tmp/.cleaned/.swap/.deleted files, a log start checkpoint
+behind the first segment. Offset gaps on a topic not compacted now are notes too: the cleaner leaves them, and a
+topic switched from compact to delete keeps them.
+
+Segments are read a batch at a time, never whole.
 """
 from __future__ import annotations
 
 import json
+import os
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +45,7 @@ _OFFSET_ENTRY = struct.Struct(">ii")
 _TIME_ENTRY = struct.Struct(">qi")
 _TXN_ENTRY = struct.Struct(">hqqqq")
 _HEADER = struct.Struct(">qiibIhiqqqhii")
+_CHUNK = 1 << 20  # bytes of a batch read at a time
 
 
 @dataclass
@@ -95,41 +100,54 @@ def _offset_checkpoint(files: _Files, name: str, report: PartitionReport) -> int
     return entries[0][0]
 
 
-def _scan_segment(data: bytes, base: int, report: PartitionReport, tail_ok_from: int | None) -> tuple[list[_Batch], int]:
-    """The batches of one .log file and the bytes they cover. A bad batch at or after offset `tail_ok_from` ends
-    the scan with a note (recovery cuts it there); before it, an error."""
+def _scan_segment(path: Path, base: int, report: PartitionReport, tail_ok_from: int | None) -> tuple[list[_Batch], int]:
+    """The batches of one .log file and the bytes they cover, read a batch at a time. A bad batch at or after
+    offset `tail_ok_from` ends the scan with a note (recovery cuts it there); before it, an error."""
     batches: list[_Batch] = []
     pos = 0
-    size = len(data)
-    while pos < size:
-        problem = None
-        if size - pos < rec.HEADER_SIZE:
-            problem = f"{size - pos} trailing bytes shorter than a batch header"
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        while pos < size:
+            problem = None
             offset = None
-        else:
-            (offset, length, _epoch, magic, crc, attributes, delta, _base_ts, max_ts, pid, pepoch, base_seq,
-             _count) = _HEADER.unpack_from(data, pos)
-            end = pos + 12 + length
-            if magic != 2:
-                problem = f"magic {magic}"
-            elif length < rec.HEADER_SIZE - 12 or end > size:
-                problem = f"batch length {length} does not fit the file"
-            elif crc32c.crc32c(memoryview(data)[pos + 21:end]) != crc:
-                problem = "CRC mismatch"
-            elif delta < 0:
-                problem = f"negative lastOffsetDelta {delta}"
-        if problem is not None:
-            where = f"segment {base}: {problem} at position {pos}" + ("" if offset is None else f" (offset {offset})")
-            prev_last = batches[-1].last_offset if batches else base - 1
-            if tail_ok_from is not None and max(prev_last + 1, base) >= tail_ok_from:
-                report.notes.append(f"{where}: an incomplete tail past the recovery point ({size - pos} bytes), "
-                                    "which recovery cuts")
+            header = f.read(rec.HEADER_SIZE)
+            if len(header) < rec.HEADER_SIZE:
+                problem = f"{size - pos} trailing bytes shorter than a batch header"
             else:
-                report.errors.append(where)
-            return batches, pos
-        batches.append(_Batch(pos, offset, offset + delta, pid, pepoch, base_seq, max_ts,
-                              bool(attributes & rec.CONTROL_BIT)))
-        pos = end
+                (offset, length, _epoch, magic, crc, attributes, delta, _base_ts, max_ts, pid, pepoch, base_seq,
+                 _count) = _HEADER.unpack_from(header)
+                end = pos + 12 + length
+                if magic != 2:
+                    problem = f"magic {magic}"
+                elif length < rec.HEADER_SIZE - 12 or end > size:
+                    problem = f"batch length {length} does not fit the file"
+                else:
+                    checksum = crc32c.crc32c(header[21:])
+                    left = end - pos - rec.HEADER_SIZE
+                    while left > 0:
+                        chunk = f.read(min(left, _CHUNK))
+                        if not chunk:
+                            break
+                        checksum = crc32c.crc32c(chunk, checksum)
+                        left -= len(chunk)
+                    if left:
+                        problem = f"batch length {length} does not fit the file"
+                    elif checksum != crc:
+                        problem = "CRC mismatch"
+                    elif delta < 0:
+                        problem = f"negative lastOffsetDelta {delta}"
+            if problem is not None:
+                where = f"segment {base}: {problem} at position {pos}" + ("" if offset is None else f" (offset {offset})")
+                prev_last = batches[-1].last_offset if batches else base - 1
+                if tail_ok_from is not None and max(prev_last + 1, base) >= tail_ok_from:
+                    report.notes.append(f"{where}: an incomplete tail past the recovery point ({size - pos} bytes), "
+                                        "which recovery cuts")
+                else:
+                    report.errors.append(where)
+                return batches, pos
+            batches.append(_Batch(pos, offset, offset + delta, pid, pepoch, base_seq, max_ts,  # type: ignore[operator]
+                                  bool(attributes & rec.CONTROL_BIT)))
+            pos = end
     return batches, pos
 
 
@@ -143,15 +161,16 @@ def _check_offsets(segment_base: int, batches: list[_Batch], previous_last: int 
                 report.errors.append(f"segment {segment_base}: batch at {batch.position} (offsets {batch.base_offset}-"
                                      f"{batch.last_offset}) does not follow offset {previous_last}")
             elif batch.base_offset != previous_last + 1 and not report.compacted:
-                report.errors.append(f"segment {segment_base}: offsets {previous_last + 1}-{batch.base_offset - 1} "
-                                     f"missing before the batch at {batch.position} (the topic is not compacted)")
+                report.notes.append(f"segment {segment_base}: offsets {previous_last + 1}-{batch.base_offset - 1} "
+                                    f"missing before the batch at {batch.position}: only the cleaner leaves gaps, and "
+                                    "the topic is not compacted now (was it once?)")
         previous_last = batch.last_offset
 
 
-def _check_offset_index(path: Path, base: int, batches: list[_Batch], report: PartitionReport) -> None:
+def _check_offset_index(path: Path, base: int, batches: list[_Batch], problems: list[str]) -> None:
     data = path.read_bytes()
     if len(data) % _OFFSET_ENTRY.size:
-        report.errors.append(f"{path.name}: size {len(data)} is not a whole number of entries")
+        problems.append(f"{path.name}: size {len(data)} is not a whole number of entries")
         data = data[: len(data) - len(data) % _OFFSET_ENTRY.size]
     by_position = {b.position: b for b in batches}
     last = batches[-1].last_offset if batches else base - 1
@@ -160,19 +179,19 @@ def _check_offset_index(path: Path, base: int, batches: list[_Batch], report: Pa
         offset = base + rel
         batch = by_position.get(position)
         if batch is None:
-            report.errors.append(f"{path.name}: entry ({offset}, {position}) does not point at a batch of the segment")
+            problems.append(f"{path.name}: entry ({offset}, {position}) does not point at a batch of the segment")
         elif not batch.base_offset <= offset <= last:
-            report.errors.append(f"{path.name}: entry ({offset}, {position}) names an offset outside "
+            problems.append(f"{path.name}: entry ({offset}, {position}) names an offset outside "
                                  f"{batch.base_offset}-{last}")
         if prev is not None and (rel <= prev[0] or position <= prev[1]):
-            report.errors.append(f"{path.name}: entry ({offset}, {position}) does not increase")
+            problems.append(f"{path.name}: entry ({offset}, {position}) does not increase")
         prev = (rel, position)
 
 
-def _check_time_index(path: Path, base: int, batches: list[_Batch], report: PartitionReport) -> None:
+def _check_time_index(path: Path, base: int, batches: list[_Batch], problems: list[str]) -> None:
     data = path.read_bytes()
     if len(data) % _TIME_ENTRY.size:
-        report.errors.append(f"{path.name}: size {len(data)} is not a whole number of entries")
+        problems.append(f"{path.name}: size {len(data)} is not a whole number of entries")
         data = data[: len(data) - len(data) % _TIME_ENTRY.size]
     last = batches[-1].last_offset if batches else base - 1
     largest = max((b.max_timestamp for b in batches), default=-1)
@@ -180,12 +199,12 @@ def _check_time_index(path: Path, base: int, batches: list[_Batch], report: Part
     for timestamp, rel in _TIME_ENTRY.iter_unpack(data):
         offset = base + rel
         if not base <= offset <= last:
-            report.errors.append(f"{path.name}: entry ({timestamp}, {offset}) names an offset outside {base}-{last}")
+            problems.append(f"{path.name}: entry ({timestamp}, {offset}) names an offset outside {base}-{last}")
         elif timestamp > largest:
-            report.errors.append(f"{path.name}: entry ({timestamp}, {offset}) above the segment's largest "
+            problems.append(f"{path.name}: entry ({timestamp}, {offset}) above the segment's largest "
                                  f"timestamp {largest}")
         if prev is not None and (timestamp <= prev[0] or rel < prev[1]):
-            report.errors.append(f"{path.name}: entry ({timestamp}, {offset}) does not increase")
+            problems.append(f"{path.name}: entry ({timestamp}, {offset}) does not increase")
         prev = (timestamp, rel)
 
 
@@ -240,19 +259,24 @@ def check_partition(path: Path, *, compacted: bool = False) -> PartitionReport:
     report.recovery_point = _offset_checkpoint(files, RECOVERY_POINT_FILE, report)
     report.log_start_offset = _offset_checkpoint(files, LOG_START_OFFSET_FILE, report)
     bases = sorted(parsed[0] for name in names if (parsed := parse_segment_file_name(name)) and parsed[1] == LOG_SUFFIX)
+    if not report.clean_shutdown:  # recovery rebuilds the indexes from the segment holding the recovery point on
+        point = report.recovery_point or 0
+        rebuilt_from = max((b for b in bases if b <= point), default=0)
+    else:
+        rebuilt_from = None
     report.segments = len(bases)
     tail_ok_from = None if report.clean_shutdown else (report.recovery_point or 0)
     previous_last: int | None = None
     batches_by_last: dict[int, _Batch] = {}
     for i, base in enumerate(bases):
         stem = f"{base:020d}"
-        data = (path / f"{stem}{LOG_SUFFIX}").read_bytes()
-        batches, _ = _scan_segment(data, base, report, tail_ok_from)
+        batches, _ = _scan_segment(path / f"{stem}{LOG_SUFFIX}", base, report, tail_ok_from)
         report.batches += len(batches)
         if previous_last is not None and base <= previous_last:
             report.errors.append(f"segment {base} starts at or below offset {previous_last}, held by the previous one")
         elif previous_last is not None and base != previous_last + 1 and not compacted:
-            report.errors.append(f"segment {base} does not follow on from offset {previous_last}")
+            report.notes.append(f"segment {base} does not follow on from offset {previous_last}: only the cleaner "
+                                "leaves gaps, and the topic is not compacted now (was it once?)")
         if batches and i + 1 < len(bases) and batches[-1].last_offset >= bases[i + 1]:
             report.errors.append(f"segment {base} holds offset {batches[-1].last_offset}, past the next segment's "
                                  f"base {bases[i + 1]}")
@@ -263,7 +287,12 @@ def check_partition(path: Path, *, compacted: bool = False) -> PartitionReport:
         for suffix, checker in ((INDEX_SUFFIX, _check_offset_index), (TIME_INDEX_SUFFIX, _check_time_index)):
             index = path / f"{stem}{suffix}"
             if index.exists():
-                checker(index, base, batches, report)
+                if rebuilt_from is not None and base >= rebuilt_from:
+                    found: list[str] = []
+                    checker(index, base, batches, found)
+                    report.notes += [f"{problem} (past the recovery point: recovery rebuilds it)" for problem in found]
+                else:
+                    checker(index, base, batches, report.errors)
             elif batches:
                 report.notes.append(f"{index.name} missing (start-up rebuilds it)")
         txn = path / f"{stem}{TXN_INDEX_SUFFIX}"

@@ -66,6 +66,14 @@ class AppendInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class PreparedFlush:
+    """A flush of a log up to target: fsync paths, then Log.complete_flush."""
+    target: int
+    paths: list[Path]
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
 class ReadInfo:
     records: bytes | memoryview
     """Whole batches, to be sent as they are."""
@@ -265,6 +273,8 @@ class Log:
         nothing is written then). A client's retry of a batch still in the producer's last five is not written
         again: the result has duplicate=True and the offsets the batch got the first time."""
         self._check_open()
+        if self._recovery.failed is not None:  # an fsync failed: nothing more is acknowledged until a restart
+            raise LogWriteError(f"{self.name}: an earlier fsync failed ({self._recovery.failed})")
         buf = bytearray(records)
         if not buf:
             raise ValueError("nothing to append")
@@ -308,6 +318,8 @@ class Log:
             segment.append(
                 buf, largest_offset=last_offset, largest_timestamp=max_timestamp, offset_of_max_timestamp=offset_of_max
             )
+            if completed:  # before any state moves: a failure here must leave the log as it was
+                self._index_aborted(segment, _aborted_entries(self.producer_state, updates, completed), first_offset)
         except OSError as exc:
             raise self._write_failed(exc) from exc
         if self._write_error is not None:
@@ -320,13 +332,10 @@ class Log:
         for info in updates.values():
             state.update(info)
         for txn in completed:
-            lso = state.last_stable_offset(txn)
-            if txn.is_aborted:
-                segment.txn_index.append(AbortedTxn(txn.producer_id, txn.first_offset, txn.last_offset, lso))
             state.complete_txn(txn)
         state.update_map_end_offset(next_offset)
-        if next_offset - self._recovery.offset >= self._config.flush_messages:
-            self.flush()  # flush.messages: the user asked for durability before the answer, as in Kafka
+        if self._recovery.flusher is None and self.flush_due:
+            self.flush()  # a bare log (tests, in memory): nothing to keep off a loop
         return AppendInfo(
             first_offset,
             last_offset,
@@ -335,6 +344,17 @@ class Log:
             now_ms if log_append_time else -1,
             self._log_start_offset,
         )
+
+    @staticmethod
+    def _index_aborted(segment: LogSegment, entries: list[AbortedTxn], first_offset: int) -> None:
+        """Add the transaction index entries of what this append aborted; if one cannot be written, take the
+        append's batches (and any entries written) back out of the segment, so that nothing of it is kept."""
+        try:
+            for entry in entries:
+                segment.txn_index.append(entry)
+        except Exception:
+            segment.truncate_to(first_offset)
+            raise
 
     def _write_failed(self, exc: OSError) -> LogWriteError:
         """The error an append that could not write raises; logged once until a write succeeds again (a full
@@ -462,26 +482,26 @@ class Log:
                 segment = self._segments.higher(segment.base_offset)
         return ReadInfo(b"", offset, offset, offset, self._high_watermark, start, end)
 
-    def offset_position(self, offset: int) -> tuple[int, int]:
-        """(segment base offset, byte position) where the batch holding offset starts, or where the next batch
-        will go when offset is at the log end (Kafka's LogOffsetMetadata). Reads batch headers only, and at the
-        log end nothing at all, so a waiting fetch can measure the bytes that became available without reading
-        them."""
+    def offset_position(self, offset: int) -> tuple[LogSegment, int]:
+        """(segment, byte position) where the batch holding offset starts, or where the next batch will go when
+        offset is at the log end (Kafka's LogOffsetMetadata). Reads batch headers only, and at the log end nothing
+        at all, so a waiting fetch can measure the bytes that became available without reading them. A position is
+        only good in that segment object: the cleaner may replace it under the same base offset."""
         self._check_open()
         if offset >= self._log_end_offset:
             active = self._segments.active
-            return active.base_offset, active.size
+            return active, active.size
         segment = self._segments.floor(offset) or self._segments.first
         while segment is not None:
             found = segment.translate_offset(offset)
             if found is not None:
-                return segment.base_offset, found[0]
+                return segment, found[0]
             following = self._segments.higher(segment.base_offset)
             if following is None:
-                return segment.base_offset, segment.size
+                return segment, segment.size
             segment = following
         active = self._segments.active
-        return active.base_offset, active.size
+        return active, active.size
 
     def collect_aborted_transactions(self, fetch_offset: int, upper_bound: int) -> list[AbortedTxn]:
         """Aborted transactions overlapping [fetch_offset, upper_bound): what a read_committed Fetch returning
@@ -727,11 +747,36 @@ class Log:
         paths.append(root / snapshot_file_name(target))
         self._recovery.flush_later(target, paths, root)
 
+    @property
+    def flush_due(self) -> bool:
+        """flush.messages: this many messages are unflushed. The caller that acknowledges the append fsyncs them
+        before it answers (prepare_flush, fsync_paths off the event loop, complete_flush), as Kafka does in the
+        append; the periodic flush_if_due catches what no such caller flushed."""
+        return not self._closed and self._log_end_offset - self._recovery.offset >= self._config.flush_messages
+
+    def prepare_flush(self) -> PreparedFlush:
+        """What to fsync (anywhere, e.g. a worker thread: only paths) to flush the whole log as it is now."""
+        target = self._log_end_offset
+        root = self.directory.path
+        paths = [path for segment in self._segments.from_offset(self._recovery.offset)
+                 for path in segment.file_paths()] if root is not None else []
+        if root is not None:
+            paths.append(root)  # new files' directory entries
+        return PreparedFlush(target, paths, self._recovery.generation)
+
+    def complete_flush(self, prepared: PreparedFlush, error: OSError | None = None) -> None:
+        """prepared's files were fsynced (move the recovery point), or fsync failed (freeze it: appends fail).
+        Thread-safe: the fsyncing thread may call it."""
+        if error is not None:
+            self._recovery.fail(prepared.target, error)
+        else:
+            self._recovery.advance(prepared.target, prepared.generation)
+
     def flush_if_due(self, now_ms: int) -> bool:
         """flush.ms: start a background flush when unflushed data is older than the setting; True if started."""
         recovery = self._recovery
         if self._closed or self._log_end_offset <= recovery.offset or \
-                now_ms - recovery.last_flush_ms < self._config.flush_ms:
+                (now_ms - recovery.last_flush_ms < self._config.flush_ms and not self.flush_due):
             return False
         recovery.last_flush_ms = now_ms  # the next check waits a whole interval, whatever the flush takes
         self.flush_in_background()
@@ -740,6 +785,10 @@ class Log:
     def close(self) -> None:
         """Flush, close every file and leave the clean-shutdown marker, so the next open skips recovery."""
         if self._closed:
+            return
+        if self._recovery.failed is not None:  # no clean-shutdown marker: the next start recovers what it can
+            log.warning("%s: closing without a clean shutdown: %s", self.name, self._recovery.failed)
+            self._close_files()
             return
         for segment in self._segments:
             segment.on_become_inactive()
@@ -755,17 +804,39 @@ class Log:
         self._recovery.close()
         self._closed = True
 
+    def _close_files(self) -> None:
+        """Close every file without flushing anything (the log is being deleted, or cannot be trusted)."""
+        if self._closed:
+            return
+        for segment in self._segments:
+            segment.log.close()
+            segment.offset_index.close()
+            segment.time_index.close()
+            segment.txn_index.close()
+        self._recovery.close()
+        self._closed = True
+
     def delete(self) -> None:
         """Close the files and remove the whole partition directory: renamed at once, its files removed on the
         flusher's thread when the log has one."""
-        if not self._closed:
-            for segment in self._segments:
-                segment.log.close()
-                segment.offset_index.close()
-                segment.time_index.close()
-                segment.txn_index.close()
-            self._recovery.close()
-            self._closed = True
+        self._close_files()
         self._segments.clear()
         flusher = self._recovery.flusher
         self.directory.remove(flusher.submit if flusher is not None else None)
+
+
+def _aborted_entries(state: ProducerStateManager, updates: dict[int, ProducerAppendInfo],
+                     completed: list[CompletedTxn]) -> list[AbortedTxn]:
+    """The transaction index entries for the aborted ones among `completed`, each with the LSO it leaves, computed
+    before the producer state takes this append in: the transactions open now plus those the append starts, less
+    those completed ahead of it in the same append (what the state would hold at that point)."""
+    open_txns = {txn.first_offset: txn.producer_id for txn in state.ongoing_transactions}
+    for info in updates.values():
+        open_txns.update((txn.first_offset, txn.producer_id) for txn in info.started)
+    entries = []
+    for txn in completed:
+        lso = next((first for first in sorted(open_txns) if open_txns[first] != txn.producer_id), txn.last_offset + 1)
+        open_txns.pop(txn.first_offset, None)
+        if txn.is_aborted:
+            entries.append(AbortedTxn(txn.producer_id, txn.first_offset, txn.last_offset, lso))
+    return entries

@@ -55,6 +55,7 @@ class LogManager:
         self.in_memory = in_memory
         self.default_config = default_config or LogConfig()
         self._logs: dict[TopicPartition, Log] = {}
+        self._flush_failed: set[TopicPartition] = set()  # logs whose flush check failed (logged once each)
         self._lock_fd: int | None = None
         self.flusher: BackgroundFlusher | None = None
         """fsyncs rolled segments off the event loop (on disk only)."""
@@ -147,7 +148,17 @@ class LogManager:
     def flush_due(self, now_ms: int) -> int:
         """flush.ms / log.flush.interval.ms: start background flushes of the logs whose unflushed data is older
         than their setting; returns how many were started."""
-        return sum(each.flush_if_due(now_ms) for _, each in self if each.config.flush_ms < LONG_MAX)
+        started = 0
+        for key, each in self:
+            if each.config.flush_ms >= LONG_MAX and each.config.flush_messages >= LONG_MAX:
+                continue
+            try:
+                started += each.flush_if_due(now_ms)
+            except Exception:  # one broken log must not keep the others unflushed; checked every few ms, it
+                if key not in self._flush_failed:  # says so once per log
+                    log.exception("flush check failed for %s-%d", key[0], key[1])
+                self._flush_failed.add(key)
+        return started
 
     def enforce_retention(self, now_ms: int) -> int:
         """One retention pass over every log; returns the number of segments deleted."""

@@ -28,6 +28,10 @@ class RequestContext:
     auth: "ConnectionAuth | None" = None
     """The connection's authentication (principal, SASL state); None on a connection made without one."""
 
+    unanswered_throttle_ms: int = 0
+    """Set by a handler that sends no answer (Produce acks=0) yet was throttled: the connection is muted for
+    this long all the same (KIP-219), as after a throttled answer."""
+
     @property
     def principal(self) -> str:
         return self.auth.principal if self.auth is not None else "User:ANONYMOUS"

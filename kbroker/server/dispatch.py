@@ -20,6 +20,7 @@ from typing import Any
 
 from kbroker.faults import DropConnection, error_answer, run_with_faults
 from kbroker.handlers import REGISTRY
+from kbroker.logsafe import Throttled
 from kbroker.server.context import CloseConnection, RequestContext
 from wire.codec import (
     API_VERSIONS_KEY,
@@ -48,6 +49,7 @@ class _Outcome:
 
 
 _failures_logged: set[tuple[str, type, str]] = set()
+_repeats: dict[tuple[str, type, str], Throttled] = {}  # one per key of _failures_logged (so bounded as it is)
 
 
 def _log_failure(api: str, version: int, exc: Exception) -> None:
@@ -57,8 +59,11 @@ def _log_failure(api: str, version: int, exc: Exception) -> None:
         tb = tb.tb_next
     where = f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}" if tb is not None else ""
     key = (api, type(exc), where)
-    if key in _failures_logged:
-        log.error("%s v%d failed again: %r (answered UNKNOWN_SERVER_ERROR)", api, version, exc)
+    if key in _failures_logged:  # a client repeating the request would otherwise fill the log: a line a minute
+        repeats = _repeats.get(key)
+        if repeats is None:
+            repeats = _repeats[key] = Throttled(log, burst=1, interval=60.0)
+        repeats.log(logging.ERROR, "%s v%d failed again: %r (answered UNKNOWN_SERVER_ERROR)", api, version, exc)
         return
     if len(_failures_logged) < 1000:
         _failures_logged.add(key)
@@ -144,6 +149,7 @@ async def _serve(frame: bytes, broker, client_host: str, connection_id: int, out
             raise CloseConnection(f"{entry.name} handler failed: {exc!r} ({drop})") from exc
     outcome.response = response
     if response is None:
+        outcome.mute_seconds = ctx.unanswered_throttle_ms / 1000
         return None
     # KIP-219: a throttled answer (a quota, or an injected throttle) goes out at once and its connection is then
     # muted for the throttle time, so that a client ignoring throttle_time_ms is slowed all the same

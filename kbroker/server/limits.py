@@ -102,12 +102,19 @@ class ConnectionLimits:
 
 class ByteBudget:
     """A broker-wide budget of request bytes in memory (received, not yet answered). `take` waits while the
-    budget is spent; a limit <= 0 is no limit (Kafka's queued.max.request.bytes=-1)."""
+    budget is spent; a limit <= 0 is no limit (Kafka's queued.max.request.bytes=-1). A frame's bytes are taken in
+    one step once its size is known, never piecemeal: several frames each holding part of the budget while
+    waiting for the rest would wait for each other forever."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.used = 0
         self._returned = anyio.Event()
+
+    def reserve_size(self, frame_size: int) -> int:
+        """What a frame of `frame_size` bytes takes from the budget: all of it, capped at the limit so that one
+        frame larger than the budget can still be read once it has the budget to itself."""
+        return min(frame_size, self.limit) if self.limit > 0 else frame_size
 
     async def take(self, nbytes: int) -> None:
         if self.limit > 0:

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 _SIZE = struct.Struct(">i")
 MIN_FRAME = 8  # api key, version, correlation id and an empty client id: anything shorter is not a request
-CHUNK = 64 * 1024  # bytes of a frame read (and charged to the budget) at a time
+CHUNK = 64 * 1024  # bytes of a frame read at a time
 _FD_ERRORS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 ACCEPT_BACKOFF = (0.01, 1.0)  # first and longest pause of the accept loop when out of descriptors
 _ids = itertools.count(1)
@@ -177,10 +177,11 @@ class Server:
                                 host, size)
                 return
             deadline = config["kbroker.request.read.timeout.ms"]
-            charged = 0
+            charged = self.budget.reserve_size(size)
+            await self.budget.take(charged)  # all at once, as Kafka's MemoryPool: partial holds can deadlock
             try:
                 with anyio.move_on_after(deadline / 1000 if deadline > 0 else None) as read_scope:
-                    frame, charged = await self._read_frame(stream, pending, size)
+                    frame = await self._read_frame(stream, pending, size)
                 if read_scope.cancelled_caught:
                     self._noise.log(logging.INFO, "closing connection %d from %s: a %d-byte request not received "
                                     "within kbroker.request.read.timeout.ms=%d", conn_id, host, size, deadline)
@@ -208,34 +209,24 @@ class Server:
             if mute > 0:
                 await anyio.sleep(mute)
 
-    async def _read_frame(self, stream: SocketStream, pending: bytearray, size: int) -> tuple[bytes | None, int]:
-        """The frame's `size` bytes, read as they arrive with each chunk charged to the budget first; and how much
-        was charged (the caller gives it back once the request is answered). None at end of stream."""
+    async def _read_frame(self, stream: SocketStream, pending: bytearray, size: int) -> bytes | None:
+        """The frame's `size` bytes, read chunk by chunk as they arrive (its budget is already reserved); None at
+        end of stream."""
         chunks: list[bytes] = []
-        have = charged = 0
+        have = 0
+        if pending:
+            first = bytes(pending[:size])
+            del pending[:size]
+            chunks.append(first)
+            have = len(first)
         try:
-            if pending:
-                first = bytes(pending[:size])
-                del pending[:size]
-                await self.budget.take(len(first))
-                charged += len(first)
-                chunks.append(first)
-                have = len(first)
             while have < size:
-                want = min(CHUNK, size - have)
-                await self.budget.take(want)
-                charged += want
-                chunk = await _receive(stream, want)
-                self.budget.give(want - len(chunk))
-                charged -= want - len(chunk)
+                chunk = await _receive(stream, min(CHUNK, size - have))
                 chunks.append(chunk)
                 have += len(chunk)
         except anyio.EndOfStream:
-            return None, charged
-        except BaseException:
-            self.budget.give(charged)
-            raise
-        return b"".join(chunks), charged
+            return None
+        return b"".join(chunks)
 
 
 async def _receive(stream: SocketStream, max_bytes: int) -> bytes:

@@ -12,7 +12,10 @@ import pytest
 
 from kbroker.log.flusher import THREAD_NAME
 from kbroker.testing import KafkaBroker
-from kbroker.testing.client import FETCH_V, WireClient, entries_of
+from kbroker.testing.client import FETCH_V, KafkaRequestError, WireClient, entries_of
+from tests.helpers import wait_until
+from wire import records as rec
+from wire.errors import ErrorCode
 
 
 @pytest.fixture
@@ -40,8 +43,11 @@ def test_waiting_fetch_reads_each_byte_once(memory_broker: KafkaBroker) -> None:
     part = kafka.runner.call(lambda: kafka.runner.broker.partition(topic, 0))
     plog = part.log
     result: dict = {}
+    batch = rec.batch_from_tuples(entries_of([b"x" * 5000]))  # stored as sent: each append adds len(batch)
+    # min_bytes is exactly what the 200 appends bring, and max_wait far beyond them: the fetch completes on the
+    # last append however slow the machine is, never on its timer with part of the data
     poller = threading.Thread(target=lambda: result.update(
-        _long_poll(kafka.bootstrap, topic, 0, min_bytes=64 << 20, max_wait_ms=4000)))
+        _long_poll(kafka.bootstrap, topic, 0, min_bytes=200 * len(batch), max_wait_ms=120_000)))
     poller.start()
     deadline = time.monotonic() + 10
     while not kafka.runner.call(lambda: bool(part._waiters)):  # the fetch is parked: its first read found nothing
@@ -50,7 +56,7 @@ def test_waiting_fetch_reads_each_byte_once(memory_broker: KafkaBroker) -> None:
     with WireClient(kafka.bootstrap) as producer:
         for _ in range(200):
             producer.produce(topic, 0, entries_of([b"x" * 5000]))
-    poller.join(timeout=30)
+    poller.join(timeout=60)
     assert not poller.is_alive()
     assert result["error_code"] == 0
     returned = len(result["records"])
@@ -110,14 +116,52 @@ def test_produce_burst_rolling_segments_fsyncs_only_on_the_flush_thread(monkeypa
         assert slow.threads  # the rolled segments were fsynced, on the flush thread
 
 
-def test_flush_messages_makes_each_acknowledged_write_durable() -> None:
+def test_flush_messages_makes_each_acknowledged_write_durable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """flush.messages=1: every acknowledged write is fsynced before the answer, on a worker thread, never the
+    broker's loop."""
+    real = os.fsync
+    threads: list[str] = []
+
+    def recording(fd: int) -> None:
+        threads.append(threading.current_thread().name + " " + os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
     with KafkaBroker.start(storage="disk") as kafka:
         topic = kafka.create_topic(config={"flush.messages": 1})
         plog = kafka.runner.call(lambda: kafka.runner.broker.partition(topic, 0).log)
+        loop_thread = kafka.runner.call(lambda: threading.current_thread().name)
+        monkeypatch.setattr(os, "fsync", recording)
         with WireClient(kafka.bootstrap) as producer:
             for i in range(5):
                 producer.produce(topic, 0, entries_of([b"v%d" % i]))
                 assert kafka.runner.call(lambda: plog.recovery_point) == i + 1
+        segment_fsyncs = [t for t in threads if t.endswith(".log")]  # (the first append of an epoch also writes
+        on_loop = [t for t in segment_fsyncs if t.startswith(loop_thread + " ")]  # the epoch checkpoint, once)
+        assert segment_fsyncs and not on_loop, on_loop
+
+
+def test_a_failed_flush_messages_fsync_answers_storage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An fsync failure for flush.messages fails that partition's Produce with KAFKA_STORAGE_ERROR (and every later
+    one until a restart); other partitions carry on."""
+    real = os.fsync
+    failing: list[str] = []  # the partition directory whose fsyncs fail
+
+    def maybe_failing(fd: int) -> None:
+        if failing and f"/{failing[0]}/" in os.readlink(f"/proc/self/fd/{fd}") + "/":
+            raise OSError(5, "Input/output error")
+        real(fd)
+
+    with KafkaBroker.start(storage="disk") as kafka:
+        topic = kafka.create_topic(partitions=2, config={"flush.messages": 1})
+        monkeypatch.setattr(os, "fsync", maybe_failing)
+        with WireClient(kafka.bootstrap) as producer:
+            assert producer.produce(topic, 0, entries_of([b"fine"])) == 0
+            failing.append(f"{topic}-0")
+            for _ in range(2):
+                with pytest.raises(KafkaRequestError) as exc:
+                    producer.produce(topic, 0, entries_of([b"lost"]))
+                assert exc.value.code == ErrorCode.KAFKA_STORAGE_ERROR
+            assert producer.produce(topic, 1, entries_of([b"other"])) == 0
 
 
 def test_broker_flush_interval_ms_flushes_within_the_interval() -> None:
@@ -154,7 +198,8 @@ def test_delete_topics_renames_at_once_and_removes_files_in_the_background(monke
             assert not [n for n in names if n in (f"{topic}-0", f"{topic}-1")]
             doomed = [n for n in names if n.startswith(f"{topic}-") and n.endswith("-delete")]
             assert len(doomed) == 2, names
-            assert threads and all(t.startswith(THREAD_NAME) for t in threads), threads
+            wait_until(lambda: threads, timeout=30, what="the flush thread to start removing the files")
+            assert all(t.startswith(THREAD_NAME) for t in threads), threads
         finally:
             gate.set()
         kafka.runner.call(lambda: kafka.runner.broker.logs.flusher).drain(30)
@@ -204,3 +249,54 @@ def test_alter_client_quotas_resolves_host_names_off_the_event_loop(memory_broke
     assert [e["error_code"] for e in entries] == [0, 42, 0], (entries, threads)
     assert entries[1]["error_message"] == "no-such-host.invalid is not a valid IP or resolvable host."
     assert len(threads) >= 2 and loop_thread not in threads, (loop_thread, threads)
+
+
+def test_a_waiting_fetch_notices_its_segment_replaced_under_the_same_base(memory_broker: KafkaBroker) -> None:
+    """The position a waiting fetch measures from belongs to one segment object: when the cleaner puts a cleaned
+    copy in its place under the same base offset, the cached position means nothing in the copy, so the fetch
+    completes and reads afresh instead of counting from it."""
+    from kbroker.fetching import PartitionRead, _available
+    from kbroker.log.segment import LogSegment
+
+    kafka = memory_broker
+    topic = kafka.create_topic()
+    kafka.produce(topic, [b"a" * 100, b"b" * 100, b"c" * 100])
+    broker = kafka.runner.broker
+    reads = [PartitionRead(topic, 0, fetch_offset=1, max_bytes=1 << 20)]
+    starts: dict = {}
+    assert kafka.runner.call(lambda: _available(broker, reads, 0, starts)) > 0  # measured; position cached
+
+    def replace_active() -> None:  # what the cleaner's swap does: a new object for the same base offset
+        plog = broker.partition(topic, 0).log
+        old = plog.log_segments.active
+        plog.log_segments.remove(old)
+        plog.log_segments.add(LogSegment.open(plog.directory, old.base_offset, plog.config))
+
+    kafka.runner.call(replace_active)
+    assert kafka.runner.call(lambda: _available(broker, reads, 0, starts)) is None
+
+
+def test_the_flush_scheduler_survives_a_failing_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An exception in the periodic flush check (here: one log's) is logged and the scheduler carries on: the
+    other logs are still flushed, and the broker keeps serving."""
+    from kbroker.log import Log
+
+    real = Log.flush_if_due
+
+    def flush_if_due(self: Log, now_ms: int) -> bool:
+        if self.name.startswith("broken-"):
+            raise RuntimeError("flush check bug")
+        return real(self, now_ms)
+
+    with KafkaBroker.start(storage="disk", config={"log.flush.interval.ms": 50}) as kafka:
+        broken = kafka.create_topic("broken-topic")
+        fine = kafka.create_topic("fine-topic")
+        monkeypatch.setattr(Log, "flush_if_due", flush_if_due)
+        kafka.produce(broken, [b"x"])
+        kafka.produce(fine, [b"a", b"b"])
+        plog = kafka.runner.call(lambda: kafka.runner.broker.partition(fine, 0).log)
+        wait_until(lambda: kafka.runner.call(lambda: plog.recovery_point) == 2, timeout=20,
+                   what="the other log to be flushed")
+        kafka.produce(fine, [b"c"])
+        wait_until(lambda: kafka.runner.call(lambda: plog.recovery_point) == 3, timeout=20,
+                   what="the scheduler to carry on")

@@ -128,9 +128,10 @@ def test_delay_holds_the_response(kafka_broker: KafkaBroker) -> None:
         began = time.perf_counter()
         c.request(3, 9, body)
         delayed = time.perf_counter() - began
-        assert kafka_broker.faults.get(fault) is None  # used up: the next request is not held (however slow)
-        assert c.request(3, 9, body)["brokers"]
-    assert delayed >= 0.3  # a lower bound only: load can make a request slower, never faster
+        # the delay was for one response: it is used up, so the next request is not held (no timed bound on it)
+        assert kafka_broker.faults.get(fault) is None
+        c.request(3, 9, body)
+    assert delayed >= 0.3
 
 
 def test_dropped_produce_after_apply_is_not_duplicated_by_the_idempotent_retry(kafka_broker: KafkaBroker) -> None:

@@ -163,3 +163,19 @@ def test_request_counters_and_latency_histogram(kafka_broker: KafkaBroker) -> No
     assert value(text, "kbroker_request_duration_seconds_sum", api="Metadata", version="9") > 0
     assert value(text, "kbroker_request_bytes_total", api="Metadata") >= 7 * 12
     assert value(text, "kbroker_response_bytes_total", api="Metadata") > 0
+
+
+@pytest.mark.kafka_broker(metrics=True)
+def test_made_up_topic_names_get_no_series(kafka_broker: KafkaBroker) -> None:
+    """An acks=0 Produce gets no response to refuse it, so nothing marks its partitions failed: only topics that
+    exist get per-topic counters, or any client could add series without end."""
+    from kbroker.testing import WireClient
+
+    batch = rec.batch_from_tuples([(None, b"x", None, None)])
+    for i in range(5):  # a connection each: the broker closes one after its refused acks=0 Produce
+        with WireClient(kafka_broker.bootstrap) as client:
+            client.send(0, 9, {"transactional_id": None, "acks": 0, "timeout_ms": 1000, "topic_data": [
+                {"name": f"made-up-{i}", "partition_data": [{"index": 0, "records": batch}]}]})
+            with pytest.raises((ConnectionError, EOFError, OSError)):
+                client.request(18, 3, {"client_software_name": "t", "client_software_version": "1"})
+    assert "made-up-" not in kafka_broker.metrics_text()

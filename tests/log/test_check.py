@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from wire.records import Record, build_batch
 
 from kbroker.log import Log, LogConfig
@@ -71,15 +73,55 @@ def test_damage_is_reported(tmp_path: Path) -> None:
     assert any("does not point at a batch" in e for e in errors), errors
 
 
-def test_gaps_are_errors_unless_compacted(tmp_path: Path) -> None:
+def test_gaps_are_notes_unless_compacted(tmp_path: Path) -> None:
+    """Only the cleaner leaves gaps, but a topic switched from compact to delete keeps the ones it left: judged by
+    today's cleanup.policy a gap is no proof of damage, so it is a note."""
+    path = tmp_path / "topic-0"
+    log = Log.open(path, LogConfig())
+    for timestamp in (9000, 1000, 2000):  # the time index's entry names the first batch, not the one moved
+        log.append(make_batch(2, timestamp=timestamp), leader_epoch=0, now_ms=NOW)
+    log.close()
+    segment = segment_files(path, ".log")[0]
+    data = bytearray(segment.read_bytes())
+    last = len(data) - len(make_batch(2))
+    assert struct.unpack_from(">q", data, last)[0] == 4
+    struct.pack_into(">q", data, last, 9)  # offsets 4-8 skipped (the base offset is not under the CRC)
+    segment.write_bytes(bytes(data))
+    report = check_partition(path)
+    assert report.errors == [], report.errors
+    assert any("missing before" in n or "does not follow" in n for n in report.notes), report.notes
+    compacted = check_partition(path, compacted=True)
+    assert compacted.errors == [] and not any("missing before" in n for n in compacted.notes)
+
+
+def test_index_problems_past_the_recovery_point_of_an_unclean_log_are_notes(tmp_path: Path) -> None:
+    """After a crash, recovery rebuilds the indexes of the segments from the one holding the recovery point on:
+    what is wrong there is a note. Below it (or after a clean shutdown) the same damage is an error."""
+    path = written(tmp_path, close=False)  # no clean shutdown marker
+    (path / RECOVERY_POINT_FILE).write_text("0\n1\n0\n")  # nothing flushed: recovery rescans it all
+    indexes = segment_files(path, ".index")
+    damaged = next(i for i in indexes if i.stat().st_size >= 8)
+    rel, position = struct.unpack(">ii", damaged.read_bytes()[:8])
+    damaged.write_bytes(struct.pack(">ii", rel, position + 1) + damaged.read_bytes()[8:])
+    report = check_partition(path)
+    assert report.errors == [], report.errors
+    assert any("does not point at a batch" in n and "recovery rebuilds" in n for n in report.notes), report.notes
+    (path / ".kafka_cleanshutdown").write_text("")
+    assert any("does not point at a batch" in e for e in check_partition(path).errors)
+
+
+def test_segments_are_read_a_batch_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A segment is never read whole (one may be a gigabyte): the checker reads it batch by batch."""
     path = written(tmp_path)
-    segments = segment_files(path, ".log")
-    second = segments[1]
-    data = bytearray(second.read_bytes())
-    struct.pack_into(">q", data, 0, struct.unpack_from(">q", data, 0)[0] + 5)  # offsets jump (base offset is not
-    second.write_bytes(bytes(data))  # under the CRC)
-    assert any("missing before" in e or "does not follow" in e for e in check_partition(path).errors)
-    assert not any("missing before" in e for e in check_partition(path, compacted=True).errors)
+    real = Path.read_bytes
+
+    def read_bytes(self: Path) -> bytes:
+        assert not self.name.endswith(".log"), f"{self.name} read whole"
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    report = check_partition(path)
+    assert report.errors == [] and report.batches == 30 + 4
 
 
 def test_snapshot_that_disagrees_with_the_log(tmp_path: Path) -> None:

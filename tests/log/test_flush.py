@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from kbroker.log import Log, LogConfig
+from kbroker.log import Log, LogConfig, LogWriteError
 from kbroker.log.flusher import THREAD_NAME, BackgroundFlusher
-from kbroker.log.loader import RECOVERY_POINT_FILE
+from kbroker.log.loader import CLEAN_SHUTDOWN_FILE, RECOVERY_POINT_FILE
 
 from .helpers import make_batch
 
@@ -148,8 +148,10 @@ def test_each_rolled_segment_is_fsynced_once(tmp_path: Path, monkeypatch: pytest
         flusher.close()
 
 
-def test_a_failed_background_flush_moves_nothing_and_the_next_roll_retries(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_background_flush_freezes_the_recovery_point_and_refuses_appends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a failed fsync the kernel may have dropped the dirty pages: a later fsync that succeeds proves nothing
+    about them, so the recovery point never moves again in this process and appends fail (KAFKA_STORAGE_ERROR)."""
     real = os.fsync
     failures = [1]
 
@@ -167,9 +169,56 @@ def test_a_failed_background_flush_moves_nothing_and_the_next_roll_retries(tmp_p
         log.append(make_batch(value_size=100), leader_epoch=-1, now_ms=1000)  # rolls: its flush fails
         flusher.drain(30)
         assert log.recovery_point == 0
-        log.append(make_batch(value_size=100), leader_epoch=-1, now_ms=1000)  # rolls again: flushes both
+        with pytest.raises(LogWriteError):
+            log.append(make_batch(value_size=100), leader_epoch=-1, now_ms=1000)
+        assert log.log_end_offset == 2
+        log.flush_in_background()  # fsync works again now: still nothing may move the point
+        log.flush_if_due(10**12)
         flusher.drain(30)
-        assert log.recovery_point == log.active_segment.base_offset == 2
+        assert log.recovery_point == 0
     finally:
+        log.close()
+        flusher.close()
+    assert not (tmp_path / "t-0" / CLEAN_SHUTDOWN_FILE).exists()  # the next start recovers from offset 0
+    reopened = Log.open(tmp_path / "t-0", LogConfig(segment_bytes=200))
+    try:
+        assert reopened.log_end_offset == 2
+    finally:
+        reopened.close()
+
+
+def test_truncation_does_not_wait_for_a_checkpoint_write_on_the_flush_thread(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flush thread writes the recovery-point checkpoint (with an fsync) without holding the lock the event
+    loop takes to truncate; the file ends with the latest point all the same."""
+    real = os.fsync
+    gate = threading.Event()
+    writing = threading.Event()
+
+    def gated(fd: int) -> None:
+        if threading.current_thread().name.startswith(THREAD_NAME) and \
+                RECOVERY_POINT_FILE in os.readlink(f"/proc/self/fd/{fd}"):
+            writing.set()
+            assert gate.wait(30)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", gated)
+    flusher = BackgroundFlusher()
+    log = Log.open(tmp_path / "t-0", LogConfig(segment_bytes=200), flusher=flusher)
+    try:
+        for _ in range(4):
+            log.append(make_batch(value_size=100), leader_epoch=0, now_ms=1000)  # rolls: background flushes
+        assert writing.wait(30), "the flush thread never wrote the checkpoint"
+        done = threading.Event()
+        truncation = threading.Thread(target=lambda: (log.truncate_to(1), done.set()), daemon=True)
+        truncation.start()  # stands in for the event loop
+        assert done.wait(10), "the truncation waited for the flush thread's checkpoint fsync"
+        gate.set()
+        flusher.drain(30)
+        assert log.recovery_point <= 1 == log.log_end_offset
+        log.close()
+        assert _checkpoint(tmp_path / "t-0") <= 1
+    finally:
+        gate.set()
         log.close()
         flusher.close()

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import errno
 import logging
+import time
 from pathlib import Path
 
 import pytest
 
 from kbroker.log import LogConfig, LogWriteError
+from kbroker.log.producer_state import AppendOrigin
 from kbroker.log.storage import FileStorage
 from tests.log.helpers import headers, make_batch, open_log, read_all
+from wire.records import Record, build_batch, build_control_batch
+
+NOW = time.time_ns() // 1_000_000  # producer state expires by batch timestamps against the clock
 
 
 class FullDisk:
@@ -55,3 +60,31 @@ def test_failed_append_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest
     assert [(h.base_offset, h.last_offset) for h in headers(read_all(reopened, 0))] == [(0, 2), (3, 4)]
     assert reopened.log_end_offset == 5
     reopened.close()
+
+
+def test_failed_abort_index_entry_leaves_the_marker_out_and_the_lso_free(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The transaction index entry of an abort is written with the marker, before any offset or producer state
+    moves: when it cannot be written the marker is taken back too, and the coordinator's retry completes the
+    transaction (written after the state had moved, its failure left the transaction open and the LSO stuck)."""
+    disk = FullDisk(monkeypatch)
+    log = open_log(tmp_path / "t-0")
+    data = build_batch([Record(0, 0, None, b"v")], base_timestamp=NOW, producer_id=7, producer_epoch=0,
+                       base_sequence=0, transactional=True)
+    abort = build_control_batch(False, producer_id=7, producer_epoch=0, coordinator_epoch=0, timestamp=NOW)
+    log.append(data, leader_epoch=0, now_ms=NOW)
+    log.high_watermark = log.log_end_offset
+    size = log.size_bytes
+    disk.suffixes = (".txnindex",)
+    with pytest.raises(LogWriteError):
+        log.append(abort, leader_epoch=0, now_ms=NOW, origin=AppendOrigin.COORDINATOR)
+    assert log.log_end_offset == 1 and log.size_bytes == size
+    assert log.last_stable_offset == 0
+    disk.suffixes = ()
+    info = log.append(abort, leader_epoch=0, now_ms=NOW, origin=AppendOrigin.COORDINATOR)
+    assert info.first_offset == 1
+    log.high_watermark = log.log_end_offset
+    assert log.last_stable_offset == 2
+    aborted = log.collect_aborted_transactions(0, 2)
+    assert [(a.producer_id, a.first_offset, a.last_offset, a.last_stable_offset) for a in aborted] == [(7, 0, 1, 2)]
+    log.close()

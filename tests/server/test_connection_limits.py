@@ -179,3 +179,26 @@ def test_running_out_of_descriptors_on_the_control_endpoint_does_not_kill_the_br
         first.close()
         rc = b.stop()
     assert rc == 0, "".join(b.output[-30:])
+
+
+def test_a_flood_of_refusals_does_not_hide_other_connection_messages() -> None:
+    """The listener limits its log lines per kind: refusing many connections (max.connections.per.ip) uses up the
+    refusal lines only, and a different event right after (a frame size out of bounds) is still logged."""
+    b = SubprocessBroker(None, config={"max.connections.per.ip": 2}).start()
+    try:
+        with WireClient(b.bootstrap) as held, WireClient(b.bootstrap) as bad:
+            assert _api_versions(held) == 0 and _api_versions(bad) == 0  # both admitted: the limit is reached
+            for _ in range(30):  # each refused
+                with socket.create_connection(("127.0.0.1", b.port), timeout=10) as extra:
+                    extra.settimeout(10)
+                    try:
+                        extra.recv(1)
+                    except ConnectionResetError:
+                        pass
+            wait_until(lambda: sum("refusing a connection" in line for line in b.output) >= 10, 10,
+                       what="the refusals to be logged")
+            bad.sock.sendall(b"\x7f\xff\xff\xff")  # a frame size past socket.request.max.bytes
+            wait_until(lambda: any("out of bounds" in line for line in b.output), 10,
+                       what="the out-of-bounds frame to be logged")
+    finally:
+        b.stop()

@@ -84,3 +84,49 @@ def test_per_resource_apis_answer_the_error_in_each_entry(failing: InProcessBrok
         assert [(t["transactional_id"], t["error_code"]) for t in txns["transaction_states"]] == [
             ("a", ErrorCode.UNKNOWN_SERVER_ERROR)]
         assert c.request(API_VERSIONS, 3, {"client_software_name": "t", "client_software_version": "1"})["error_code"] == 0
+
+
+def test_a_failing_partition_append_fails_that_partition_only(monkeypatch: pytest.MonkeyPatch,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """An unexpected exception appending to one partition answers UNKNOWN_SERVER_ERROR for that partition; the
+    others of the same Produce are appended (Kafka's appendToLocalLog), and the traceback is logged once."""
+    from kbroker.log import Log
+    from wire.records import batch_from_tuples
+
+    real = Log.append
+
+    def append(self: Log, *args: Any, **kwargs: Any) -> Any:
+        if self.name.endswith("-0"):
+            raise RuntimeError("append bug")
+        return real(self, *args, **kwargs)
+
+    b = InProcessBroker().start()
+    try:
+        with WireClient(b.bootstrap, timeout=10) as c:
+            c.create_topic("p", 2)
+            monkeypatch.setattr(Log, "append", append)
+            caplog.set_level("DEBUG", logger="kbroker.handlers.produce")
+            for attempt in range(3):
+                body = {"transactional_id": None, "acks": -1, "timeout_ms": 10000, "topic_data": [
+                    {"name": "p", "partition_data": [{"index": i, "records": batch_from_tuples([(None, b"v", None,
+                                                                                                 None)])}
+                                                     for i in (0, 1)]}]}
+                parts = c.request(0, 9, body)["responses"][0]["partition_responses"]
+                assert [(p["index"], p["error_code"]) for p in parts] == [(0, ErrorCode.UNKNOWN_SERVER_ERROR), (1, 0)]
+                assert parts[1]["base_offset"] == attempt
+    finally:
+        b.stop()
+    full = [r for r in caplog.records if r.levelname == "ERROR" and r.name == "kbroker.handlers.produce"]
+    assert len(full) == 1 and full[0].exc_info is not None
+
+
+def test_a_repeated_failure_is_logged_once_in_a_while(failing: InProcessBroker,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """The traceback once, then at most a line a minute for the same failure, however often a client repeats it."""
+    caplog.set_level("ERROR", logger="kbroker.server.dispatch")
+    with WireClient(failing.bootstrap, timeout=10) as c:
+        for _ in range(6):
+            c.request(LIST_OFFSETS, 5, {"replica_id": -1, "isolation_level": 0, "topics": [
+                {"name": "t", "partitions": [{"partition_index": 0, "current_leader_epoch": -1, "timestamp": -1}]}]})
+    lines = [r for r in caplog.records if r.name == "kbroker.server.dispatch" and "ListOffsets" in r.getMessage()]
+    assert len(lines) <= 2, [r.getMessage() for r in lines]  # (none: an earlier test logged this failure)

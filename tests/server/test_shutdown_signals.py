@@ -50,3 +50,37 @@ def test_third_signal_aborts(tmp_path: Path) -> None:
     rc = b.proc.wait(30)
     # either it was killed by the third signal, or the shutdown finished first: never a hang
     assert rc in (0, -signal.SIGTERM), rc
+
+
+def test_no_default_action_between_the_first_signal_and_the_guard() -> None:
+    """The hand-over from the signal receiver to ShutdownGuard leaves no moment with the default action (which
+    kills): when the first signal has been taken, the guard's handler is already in place."""
+    import os
+
+    import anyio
+
+    from kbroker.app import ShutdownGuard, _first_signal
+
+    seen: dict[str, object] = {}
+
+    async def main() -> None:
+        with anyio.fail_after(10):
+            await serve()
+
+    async def serve() -> None:
+        async with anyio.create_task_group() as tg:
+            async def first() -> None:
+                seen["signum"] = await _first_signal()
+                seen["handler"] = signal.getsignal(signal.SIGTERM)  # nothing ran in between
+
+            tg.start_soon(first)
+            await anyio.sleep(0.05)  # the receiver is open
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    try:
+        anyio.run(main)
+    finally:
+        ShutdownGuard.uninstall()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    assert seen["signum"] == signal.SIGTERM
+    assert seen["handler"] == ShutdownGuard._handle
