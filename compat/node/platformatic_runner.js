@@ -94,6 +94,9 @@ async function createTopic (bootstrap) {
   await withAdmin(bootstrap, async (a) => {
     const md = await a.metadata({ topics: [t] })
     check(md.topics.get(t)?.partitionsCount === PARTITIONS, `${md.topics.get(t)?.partitionsCount} partitions`)
+    for (const p of md.topics.get(t).partitions) {
+      check(p.replicas.length === replicationFactor(bootstrap), `partition replicas ${p.replicas}`)
+    }
     try {
       await a.createTopics({ topics: [t], partitions: PARTITIONS, replicas: replicationFactor(bootstrap) })
     } catch (e) {

@@ -238,6 +238,11 @@ func sCreateTopic(bootstrap string) error {
 	if len(ps) != partitions {
 		return failf("%d partitions", len(ps))
 	}
+	for _, p := range ps {
+		if len(p.Replicas) != replicationFactor(bootstrap) {
+			return failf("partition %d replicas %v", p.ID, p.Replicas)
+		}
+	}
 	// (kafka-go 0.2.1's CreateTopics hides TOPIC_ALREADY_EXISTS, so a second create cannot be checked here)
 	return nil
 }
