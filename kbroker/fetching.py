@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import anyio
 
 from kbroker.log.segment import LogSegment
-from kbroker.partition import READ_COMMITTED, Partition
+from kbroker.partition import READ_COMMITTED, READ_LOG_END, Partition
 from wire.errors import ErrorCode, KafkaError
 
 
@@ -88,7 +88,10 @@ def _available(broker, reads: list[PartitionRead], isolation: int,  # type: igno
             part.check_leader_epoch(r.current_leader_epoch)
         except KafkaError:
             return None
-        limit = part.last_stable_offset if isolation == READ_COMMITTED else part.high_watermark
+        if isolation == READ_LOG_END:  # a follower's fetch: up to the log end, as part.read serves it
+            limit = part.log.log_end_offset
+        else:
+            limit = part.last_stable_offset if isolation == READ_COMMITTED else part.high_watermark
         if limit <= r.fetch_offset:
             continue
         plog = part.log

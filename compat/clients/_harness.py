@@ -1,6 +1,6 @@
 """The scenario harness shared by the Python runners (standard library only; no kbroker code).
 
-A runner is a real client program: it gets `--bootstrap HOST:PORT`, runs the scenarios it is asked for (all
+A runner is a real client program: it gets `--bootstrap HOST:PORT[,HOST:PORT...]`, runs the scenarios it is asked for (all
 of them by default) and prints, on stdout, one JSON line naming the client and its version, then one JSON line
 per scenario: {"scenario", "status": "pass"|"fail"|"n/a", "error", "seconds"}. Every scenario runs in a
 daemon thread with its own time limit, so a hung client call turns into `fail: timeout after N s` and the next
@@ -45,6 +45,17 @@ LONG = {"group_rebalance": 120, "commit_resume": 90, "transactions": 90, "share_
 PARTITIONS = 3
 KEYS = [f"key-{i}" for i in range(8)]
 PER_KEY = 25
+
+
+def addresses(bootstrap: str) -> list[str]:
+    """The bootstrap's addresses: one for a single broker, every broker's for a cluster (the metadata scenario
+    expects that many brokers, each advertised at one of them)."""
+    return [a.strip() for a in bootstrap.split(",") if a.strip()]
+
+
+def replication_factor(bootstrap: str) -> int:
+    """Topics the scenarios create are replicated on every broker of the cluster (up to 3)."""
+    return min(3, len(addresses(bootstrap)))
 
 
 class NotApplicable(Exception):

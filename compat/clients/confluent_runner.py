@@ -7,7 +7,7 @@ import confluent_kafka
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
 
-from _harness import (KEYS, PARTITIONS, Failure, NotApplicable, check, group_name, main, messages, topic_name,
+from _harness import (addresses, replication_factor, KEYS, PARTITIONS, Failure, NotApplicable, check, group_name, main, messages, topic_name,
                       verify_consumed)
 
 CLIENT = "confluent"
@@ -25,7 +25,7 @@ def admin(bootstrap: str) -> AdminClient:
 
 
 def create(bootstrap: str, topic: str, partitions: int = PARTITIONS) -> None:
-    futures = admin(bootstrap).create_topics([NewTopic(topic, partitions, 1)], operation_timeout=10)
+    futures = admin(bootstrap).create_topics([NewTopic(topic, partitions, replication_factor(bootstrap))], operation_timeout=10)
     futures[topic].result(15)
 
 
@@ -105,10 +105,11 @@ def poll_n(c: Consumer, n: int, timeout: float, commit_each: bool = False) -> li
 
 def s_metadata(bootstrap: str) -> None:
     md = admin(bootstrap).list_topics(timeout=10)
-    check(len(md.brokers) == 1, f"expected 1 broker, got {len(md.brokers)}")
-    b = next(iter(md.brokers.values()))
-    check(f"{b.host}:{b.port}" == bootstrap, f"broker advertised as {b.host}:{b.port}, bootstrap {bootstrap}")
-    check(md.controller_id == b.id, f"controller id {md.controller_id}, broker id {b.id}")
+    want = sorted(addresses(bootstrap))
+    check(len(md.brokers) == len(want), f"expected {len(want)} broker(s), got {len(md.brokers)}")
+    advertised = sorted(f"{b.host}:{b.port}" for b in md.brokers.values())
+    check(advertised == want, f"brokers advertised as {advertised}, bootstrap {want}")
+    check(md.controller_id in md.brokers, f"controller id {md.controller_id}, broker ids {sorted(md.brokers)}")
     check(md.cluster_id, "no cluster id")
 
 
@@ -121,6 +122,7 @@ def s_create_topic(bootstrap: str) -> None:
     check(len(tm.partitions) == PARTITIONS, f"{len(tm.partitions)} partitions, expected {PARTITIONS}")
     for p in tm.partitions.values():
         check(p.leader in md.brokers, f"partition {p.id} leader {p.leader} is not a known broker")
+        check(len(p.replicas) == replication_factor(bootstrap), f"partition {p.id} replicas {p.replicas}")
     # creating it again must fail with TOPIC_ALREADY_EXISTS
     try:
         create(bootstrap, t)

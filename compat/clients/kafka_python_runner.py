@@ -8,7 +8,7 @@ import kafka.errors as Errors
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import OffsetSpec
 
-from _harness import (KEYS, PARTITIONS, Failure, check, group_name, main, messages, topic_name,
+from _harness import (addresses, replication_factor, KEYS, PARTITIONS, Failure, check, group_name, main, messages, topic_name,
                       verify_consumed)
 
 CLIENT = "kafka-python"
@@ -22,7 +22,8 @@ def admin(bootstrap: str) -> KafkaAdminClient:
 def create(bootstrap: str, topic: str, partitions: int = PARTITIONS) -> None:
     a = admin(bootstrap)
     try:
-        a.create_topics({topic: {"num_partitions": partitions, "replication_factor": 1}}, timeout_ms=10000)
+        a.create_topics({topic: {"num_partitions": partitions,
+                                "replication_factor": replication_factor(bootstrap)}}, timeout_ms=10000)
     finally:
         a.close()
 
@@ -87,10 +88,11 @@ def s_metadata(bootstrap: str) -> None:
     try:
         cl = a.describe_cluster()
         brokers = cl["brokers"]
-        check(len(brokers) == 1, f"expected 1 broker, got {brokers}")
-        b = brokers[0]
-        check(f"{b['host']}:{b['port']}" == bootstrap, f"broker advertised as {b['host']}:{b['port']}")
-        check(cl.get("controller_id") == b["broker_id"], f"controller {cl.get('controller_id')}")
+        want = sorted(addresses(bootstrap))
+        check(len(brokers) == len(want), f"expected {len(want)} broker(s), got {brokers}")
+        advertised = sorted(f"{b['host']}:{b['port']}" for b in brokers)
+        check(advertised == want, f"brokers advertised as {advertised}, bootstrap {want}")
+        check(cl.get("controller_id") in {b["broker_id"] for b in brokers}, f"controller {cl.get('controller_id')}")
         check(cl.get("cluster_id"), "no cluster id")
         a.list_topics()
     finally:
@@ -105,8 +107,10 @@ def s_create_topic(bootstrap: str) -> None:
         d = a.describe_topics([t])[0]
         check(d["error_code"] == 0, f"describe error {d['error_code']}")
         check(len(d["partitions"]) == PARTITIONS, f"{len(d['partitions'])} partitions")
+        for p in d["partitions"]:
+            check(len(p["replica_nodes"]) == replication_factor(bootstrap), f"partition replicas {p}")
         try:
-            a.create_topics({t: {"num_partitions": PARTITIONS, "replication_factor": 1}})
+            a.create_topics({t: {"num_partitions": PARTITIONS, "replication_factor": replication_factor(bootstrap)}})
         except Errors.TopicAlreadyExistsError:
             pass
         else:

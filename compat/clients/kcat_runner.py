@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 
-from _harness import (KEYS, PARTITIONS, Failure, NotApplicable, check, group_name, main, messages,
+from _harness import (addresses, replication_factor, KEYS, PARTITIONS, Failure, NotApplicable, check, group_name, main, messages,
                       topic_name, verify_consumed)
 
 CLIENT = "kcat"
@@ -76,10 +76,10 @@ def group_read(bootstrap: str, group: str, topic: str, *extra: str, timeout: flo
 
 def s_metadata(bootstrap: str) -> None:
     md = json.loads(kcat(bootstrap, "-L", "-J"))
-    check(len(md["brokers"]) == 1, f"brokers {md['brokers']}")
-    b = md["brokers"][0]
-    check(b["name"] == bootstrap, f"broker advertised as {b['name']}")
-    check(md["controllerid"] == b["id"], f"controller {md['controllerid']}")
+    want = sorted(addresses(bootstrap))
+    check(len(md["brokers"]) == len(want), f"brokers {md['brokers']}, bootstrap {want}")
+    check(sorted(b["name"] for b in md["brokers"]) == want, f"brokers advertised as {md['brokers']}")
+    check(md["controllerid"] in {b["id"] for b in md["brokers"]}, f"controller {md['controllerid']}")
 
 
 def s_create_topic(bootstrap: str) -> None:
@@ -89,6 +89,8 @@ def s_create_topic(bootstrap: str) -> None:
     tm = md["topics"][0]
     check(tm["topic"] == t and not tm.get("error"), f"topic metadata {tm}")
     check(len(tm["partitions"]) == PARTITIONS, f"{len(tm['partitions'])} partitions (num.partitions=3)")
+    for p in tm["partitions"]:  # auto-created: default.replication.factor (3 in the cluster mode)
+        check(len(p["replicas"]) == replication_factor(bootstrap), f"partition replicas {p}")
 
 
 def s_produce_acks_all(bootstrap: str) -> None:

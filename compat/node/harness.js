@@ -1,5 +1,5 @@
 // The scenario harness shared by the Node.js runners (no kbroker code): the same contract as
-// compat/clients/_harness.py. `--bootstrap HOST:PORT [--scenarios a,b] [--timeout S] [--timeouts name=S,...]`;
+// compat/clients/_harness.py. `--bootstrap HOST:PORT[,HOST:PORT...] [--scenarios a,b] [--timeout S] [--timeouts name=S,...]`;
 // prints one JSON line with the client and its version, then one per scenario:
 // {"scenario", "status": "pass"|"fail"|"n/a", "error", "seconds"}. Each scenario races its own time limit, so a
 // hung client call becomes `fail: timeout after N s` and the next scenario still runs.
@@ -15,6 +15,17 @@ const LONG = { group_rebalance: 120, commit_resume: 90, transactions: 90 }
 export const PARTITIONS = 3
 export const KEYS = Array.from({ length: 8 }, (_, i) => `key-${i}`)
 export const PER_KEY = 25
+
+/** The bootstrap's addresses: one for a single broker, every broker's for a cluster (the metadata scenario
+ * expects that many brokers, each advertised at one of them). */
+export function addresses (bootstrap) {
+  return bootstrap.split(',').map((a) => a.trim()).filter((a) => a)
+}
+
+/** Topics the scenarios create are replicated on every broker of the cluster (up to 3). */
+export function replicationFactor (bootstrap) {
+  return Math.min(3, addresses(bootstrap).length)
+}
 
 export class NotApplicable extends Error {}
 export class Failure extends Error {}

@@ -8,6 +8,7 @@ import SnappyCodec from 'kafkajs-snappy'
 import lz4 from 'lz4js'
 import zstdCodec from 'zstd-codec'
 import {
+  addresses, replicationFactor,
   KEYS, PARTITIONS, Failure, check, groupName, main, messages, sleep, topicName, verifyConsumed, waitFor
 } from './harness.js'
 
@@ -32,7 +33,7 @@ CompressionCodecs[CompressionTypes.ZSTD] = () => ({
 function kafka (bootstrap) {
   return new Kafka({
     clientId: 'kbroker-compat',
-    brokers: [bootstrap],
+    brokers: addresses(bootstrap),
     logLevel: logLevel.ERROR,
     logCreator: () => ({ namespace, log }) => console.error(`[kafkajs ${namespace}] ${log.message} ${log.error ?? ''}`),
     retry: { retries: 4, initialRetryTime: 200 },
@@ -49,7 +50,10 @@ async function withAdmin (bootstrap, fn) {
 
 async function create (bootstrap, topic, partitions = PARTITIONS) {
   const created = await withAdmin(bootstrap, (a) =>
-    a.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true }))
+    a.createTopics({
+      topics: [{ topic, numPartitions: partitions, replicationFactor: replicationFactor(bootstrap) }],
+      waitForLeaders: true
+    }))
   check(created === true, `createTopics answered ${created}`)
 }
 
@@ -105,10 +109,11 @@ const threeOf = (rows) => rows.map(([k, v, p]) => [k, v, p])
 async function metadata (bootstrap) {
   await withAdmin(bootstrap, async (a) => {
     const cl = await a.describeCluster()
-    check(cl.brokers.length === 1, `brokers ${JSON.stringify(cl.brokers)}`)
-    const b = cl.brokers[0]
-    check(`${b.host}:${b.port}` === bootstrap, `broker advertised as ${b.host}:${b.port}`)
-    check(cl.controller === b.nodeId, `controller ${cl.controller}`)
+    const want = addresses(bootstrap).sort()
+    check(cl.brokers.length === want.length, `brokers ${JSON.stringify(cl.brokers)}, bootstrap ${want}`)
+    const advertised = cl.brokers.map((b) => `${b.host}:${b.port}`).sort()
+    check(JSON.stringify(advertised) === JSON.stringify(want), `brokers advertised as ${advertised}`)
+    check(cl.brokers.some((b) => b.nodeId === cl.controller), `controller ${cl.controller}`)
     check(cl.clusterId, 'no cluster id')
   })
 }
@@ -119,7 +124,12 @@ async function createTopic (bootstrap) {
   await withAdmin(bootstrap, async (a) => {
     const md = await a.fetchTopicMetadata({ topics: [t] })
     check(md.topics[0].partitions.length === PARTITIONS, `${md.topics[0].partitions.length} partitions`)
-    const again = await a.createTopics({ topics: [{ topic: t, numPartitions: PARTITIONS, replicationFactor: 1 }] })
+    for (const p of md.topics[0].partitions) {
+      check(p.replicas.length === replicationFactor(bootstrap), `partition ${p.partitionId} replicas ${p.replicas}`)
+    }
+    const again = await a.createTopics({
+      topics: [{ topic: t, numPartitions: PARTITIONS, replicationFactor: replicationFactor(bootstrap) }]
+    })
     check(again === false, 'creating an existing topic did not answer TOPIC_ALREADY_EXISTS')
   })
 }

@@ -7,6 +7,7 @@ import {
   stringDeserializers, stringSerializers, clientSoftwareVersion as VERSION
 } from '@platformatic/kafka'
 import {
+  addresses, replicationFactor,
   KEYS, PARTITIONS, Failure, NotApplicable, check, groupName, main, messages, sleep, topicName, verifyConsumed,
   waitFor
 } from './harness.js'
@@ -15,7 +16,7 @@ const CLIENT = 'platformatic'
 const BASE = { clientId: 'kbroker-compat', timeout: 15000, retries: 3, retryDelay: 250 }
 const GROUP_TIMING = { sessionTimeout: 6000, heartbeatInterval: 500, rebalanceTimeout: 10000, maxWaitTime: 500 }
 
-const brokers = (bootstrap) => [bootstrap]
+const brokers = (bootstrap) => addresses(bootstrap)
 
 async function withAdmin (bootstrap, fn) {
   const admin = new Admin({ ...BASE, bootstrapBrokers: brokers(bootstrap) })
@@ -23,7 +24,7 @@ async function withAdmin (bootstrap, fn) {
 }
 
 async function create (bootstrap, topic, partitions = PARTITIONS) {
-  const created = await withAdmin(bootstrap, (a) => a.createTopics({ topics: [topic], partitions, replicas: 1 }))
+  const created = await withAdmin(bootstrap, (a) => a.createTopics({ topics: [topic], partitions, replicas: replicationFactor(bootstrap) }))
   check(created.length === 1 && created[0].name === topic, `createTopics answered ${JSON.stringify(created)}`)
 }
 
@@ -78,10 +79,11 @@ async function groupConsumer (bootstrap, group, topic, { consumeOptions = {}, on
 async function metadata (bootstrap) {
   await withAdmin(bootstrap, async (a) => {
     const md = await a.metadata({ topics: [] })
-    check(md.brokers.size === 1, `brokers ${[...md.brokers.keys()]}`)
-    const [[id, b]] = [...md.brokers]
-    check(`${b.host}:${b.port}` === bootstrap, `broker advertised as ${b.host}:${b.port}`)
-    check(md.controllerId === id, `controller ${md.controllerId}`)
+    const want = addresses(bootstrap).sort()
+    check(md.brokers.size === want.length, `brokers ${[...md.brokers.keys()]}, bootstrap ${want}`)
+    const advertised = [...md.brokers.values()].map((b) => `${b.host}:${b.port}`).sort()
+    check(JSON.stringify(advertised) === JSON.stringify(want), `brokers advertised as ${advertised}`)
+    check(md.brokers.has(md.controllerId), `controller ${md.controllerId}`)
     check(md.id, 'no cluster id')
   })
 }
@@ -92,8 +94,11 @@ async function createTopic (bootstrap) {
   await withAdmin(bootstrap, async (a) => {
     const md = await a.metadata({ topics: [t] })
     check(md.topics.get(t)?.partitionsCount === PARTITIONS, `${md.topics.get(t)?.partitionsCount} partitions`)
+    for (const p of md.topics.get(t).partitions) {
+      check(p.replicas.length === replicationFactor(bootstrap), `partition replicas ${p.replicas}`)
+    }
     try {
-      await a.createTopics({ topics: [t], partitions: PARTITIONS, replicas: 1 })
+      await a.createTopics({ topics: [t], partitions: PARTITIONS, replicas: replicationFactor(bootstrap) })
     } catch (e) {
       const text = JSON.stringify(e.errors?.map((x) => x.message) ?? []) + e.message
       check(/already exists|TOPIC_ALREADY_EXISTS/i.test(text) || e.errors?.length, `second create: ${text}`)

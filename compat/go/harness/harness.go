@@ -49,6 +49,26 @@ func topicName(client, scenario string) string {
 	return strings.Replace(fmt.Sprintf("compat-%s-%s-%s", client, scenario, hex.EncodeToString(b)), "_", "-", -1)
 }
 
+// addresses: the bootstrap's addresses, one for a single broker, every broker's for a cluster (the metadata
+// scenario expects that many brokers, each advertised at one of them).
+func addresses(bootstrap string) []string {
+	var out []string
+	for _, a := range strings.Split(bootstrap, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// replicationFactor: topics the scenarios create are replicated on every broker of the cluster (up to 3).
+func replicationFactor(bootstrap string) int {
+	if n := len(addresses(bootstrap)); n < 3 {
+		return n
+	}
+	return 3
+}
+
 func groupName(client, scenario string) string { return topicName(client, scenario) + "-group" }
 
 // messages: (key, value) pairs interleaved across keys, value "<key>:<seq>".

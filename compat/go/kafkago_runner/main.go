@@ -23,7 +23,7 @@ var libVersion = "0.2.1"
 const client = "kafka-go"
 
 func dial(bootstrap string) (*kafka.Conn, error) {
-	c, err := kafka.DialContext(ctxFor(10*time.Second), "tcp", bootstrap)
+	c, err := kafka.DialContext(ctxFor(10*time.Second), "tcp", addresses(bootstrap)[0])
 	if err != nil {
 		return nil, err
 	}
@@ -43,13 +43,13 @@ func create(bootstrap, topic string, partitions int) error {
 		return err
 	}
 	defer c.Close()
-	return c.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: partitions, ReplicationFactor: 1})
+	return c.CreateTopics(kafka.TopicConfig{Topic: topic, NumPartitions: partitions, ReplicationFactor: replicationFactor(bootstrap)})
 }
 
 // produce writes keyed messages with acks=all (RequiredAcks -1) and the Hash balancer.
 func produce(bootstrap, topic string, items [][2]string, codec kafka.CompressionCodec) error {
 	w := kafka.NewWriter(kafka.WriterConfig{
-		Brokers: []string{bootstrap}, Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: -1,
+		Brokers: addresses(bootstrap), Topic: topic, Balancer: &kafka.Hash{}, RequiredAcks: -1,
 		BatchTimeout: 10 * time.Millisecond, MaxAttempts: 3, CompressionCodec: codec,
 	})
 	defer w.Close()
@@ -70,7 +70,7 @@ func readPartitions(bootstrap, topic string, count int) ([]row, error) {
 		wg.Add(1)
 		go func(p int) {
 			defer wg.Done()
-			r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{bootstrap}, Topic: topic, Partition: p,
+			r := kafka.NewReader(kafka.ReaderConfig{Brokers: addresses(bootstrap), Topic: topic, Partition: p,
 				MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 300 * time.Millisecond})
 			defer r.Close()
 			r.SetOffset(kafka.FirstOffset)
@@ -117,7 +117,7 @@ type groupReader struct {
 }
 
 func newGroupReader(bootstrap, group, topic string, limit int) *groupReader {
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: []string{bootstrap}, GroupID: group, Topic: topic,
+	r := kafka.NewReader(kafka.ReaderConfig{Brokers: addresses(bootstrap), GroupID: group, Topic: topic,
 		MinBytes: 1, MaxBytes: 1 << 20, MaxWait: 300 * time.Millisecond, HeartbeatInterval: 500 * time.Millisecond,
 		SessionTimeout: 6 * time.Second, RebalanceTimeout: 10 * time.Second})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -207,8 +207,15 @@ func sMetadata(bootstrap string) error {
 		return failf("no partitions for an auto-created topic")
 	}
 	for _, p := range ps {
-		if addr := fmt.Sprintf("%s:%d", p.Leader.Host, p.Leader.Port); addr != bootstrap {
-			return failf("partition %d leader advertised as %s", p.ID, addr)
+		addr, known := fmt.Sprintf("%s:%d", p.Leader.Host, p.Leader.Port), false
+		for _, a := range addresses(bootstrap) {
+			known = known || a == addr
+		}
+		if !known {
+			return failf("partition %d leader advertised as %s, bootstrap %s", p.ID, addr, bootstrap)
+		}
+		if len(p.Replicas) != replicationFactor(bootstrap) {
+			return failf("partition %d replicas %v (auto-created: default.replication.factor)", p.ID, p.Replicas)
 		}
 	}
 	return nil
@@ -230,6 +237,11 @@ func sCreateTopic(bootstrap string) error {
 	}
 	if len(ps) != partitions {
 		return failf("%d partitions", len(ps))
+	}
+	for _, p := range ps {
+		if len(p.Replicas) != replicationFactor(bootstrap) {
+			return failf("partition %d replicas %v", p.ID, p.Replicas)
+		}
 	}
 	// (kafka-go 0.2.1's CreateTopics hides TOPIC_ALREADY_EXISTS, so a second create cannot be checked here)
 	return nil
@@ -397,7 +409,7 @@ func sListOffsets(bootstrap string) error {
 		return err
 	}
 	base := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
-	c, err := kafka.DialLeader(ctxFor(10*time.Second), "tcp", bootstrap, t, 0)
+	c, err := kafka.DialLeader(ctxFor(10*time.Second), "tcp", addresses(bootstrap)[0], t, 0)
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ func config() *sarama.Config {
 }
 
 func admin(bootstrap string) (sarama.ClusterAdmin, error) {
-	return sarama.NewClusterAdmin([]string{bootstrap}, config())
+	return sarama.NewClusterAdmin(addresses(bootstrap), config())
 }
 
 func create(bootstrap, topic string, partitions int32) error {
@@ -53,7 +53,7 @@ func create(bootstrap, topic string, partitions int32) error {
 		return err
 	}
 	defer a.Close()
-	return a.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: 1}, false)
+	return a.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: int16(replicationFactor(bootstrap))}, false)
 }
 
 // produce sends keyed messages with acks=all through a SyncProducer and checks every result.
@@ -62,7 +62,7 @@ func produce(bootstrap, topic string, items [][2]string, tweak func(*sarama.Conf
 	if tweak != nil {
 		tweak(c)
 	}
-	p, err := sarama.NewSyncProducer([]string{bootstrap}, c)
+	p, err := sarama.NewSyncProducer(addresses(bootstrap), c)
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func produce(bootstrap, topic string, items [][2]string, tweak func(*sarama.Conf
 
 // readPartitions reads every partition from the oldest offset without a group.
 func readPartitions(bootstrap, topic string, count int, partitions int32) ([]row, error) {
-	c, err := sarama.NewConsumer([]string{bootstrap}, config())
+	c, err := sarama.NewConsumer(addresses(bootstrap), config())
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +209,7 @@ func (m *member) snapshot() []row {
 }
 
 func join(bootstrap, group, topic string, keep func(int) bool) (*member, error) {
-	g, err := sarama.NewConsumerGroup([]string{bootstrap}, group, config())
+	g, err := sarama.NewConsumerGroup(addresses(bootstrap), group, config())
 	if err != nil {
 		return nil, err
 	}
@@ -267,13 +267,17 @@ func sMetadata(bootstrap string) error {
 	if err != nil {
 		return err
 	}
-	if len(brokers) != 1 {
-		return failf("expected 1 broker, got %d", len(brokers))
+	want := addresses(bootstrap)
+	sort.Strings(want)
+	var advertised []string
+	for _, b := range brokers {
+		advertised = append(advertised, b.Addr())
 	}
-	if brokers[0].Addr() != bootstrap {
-		return failf("broker advertised as %s", brokers[0].Addr())
+	sort.Strings(advertised)
+	if strings.Join(advertised, ",") != strings.Join(want, ",") {
+		return failf("expected brokers %v, got %v", want, advertised)
 	}
-	cl, err := sarama.NewClient([]string{bootstrap}, config())
+	cl, err := sarama.NewClient(addresses(bootstrap), config())
 	if err != nil {
 		return err
 	}
@@ -282,8 +286,12 @@ func sMetadata(bootstrap string) error {
 	if err != nil {
 		return fmt.Errorf("Controller(): %v", err)
 	}
-	if controller.ID() != brokers[0].ID() {
-		return failf("controller %d, broker %d", controller.ID(), brokers[0].ID())
+	known := false
+	for _, b := range brokers {
+		known = known || b.ID() == controller.ID()
+	}
+	if !known {
+		return failf("controller %d is not one of the brokers", controller.ID())
 	}
 	return nil
 }
@@ -305,7 +313,12 @@ func sCreateTopic(bootstrap string) error {
 	if len(md) != 1 || md[0].Err != sarama.ErrNoError || len(md[0].Partitions) != partitions {
 		return failf("topic metadata: %d topics, error %v, %d partitions", len(md), md[0].Err, len(md[0].Partitions))
 	}
-	err = a.CreateTopic(t, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: 1}, false)
+	for _, p := range md[0].Partitions {
+		if len(p.Replicas) != replicationFactor(bootstrap) {
+			return failf("partition %d replicas %v", p.ID, p.Replicas)
+		}
+	}
+	err = a.CreateTopic(t, &sarama.TopicDetail{NumPartitions: partitions, ReplicationFactor: int16(replicationFactor(bootstrap))}, false)
 	if err == nil || !strings.Contains(err.Error(), "already exists") {
 		return failf("creating an existing topic answered %v", err)
 	}
@@ -567,7 +580,7 @@ func sListOffsets(bootstrap string) error {
 		return err
 	}
 	base := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
-	p, err := sarama.NewSyncProducer([]string{bootstrap}, config())
+	p, err := sarama.NewSyncProducer(addresses(bootstrap), config())
 	if err != nil {
 		return err
 	}
@@ -580,7 +593,7 @@ func sListOffsets(bootstrap string) error {
 		}
 	}
 	p.Close()
-	c, err := sarama.NewClient([]string{bootstrap}, config())
+	c, err := sarama.NewClient(addresses(bootstrap), config())
 	if err != nil {
 		return err
 	}
