@@ -5,8 +5,8 @@ partition this broker hosts becomes leader or follower when its state znode name
 joins the fetcher of its leader's broker, truncating first), partitions moved away are deleted. As leader it runs
 the ISR: followers that have not caught up within replica.lag.time.max.ms are dropped, a follower whose fetch
 reached the log end is added back (only a fetch does that: what a broker fetched before it died never brings it
-back once the controller dropped it) — each change a conditional write of the state znode on the version the leader last read, so a
-proposal made on stale knowledge (the controller moved leadership meanwhile) loses.
+back once the controller dropped it) — each change a conditional write of the state znode on the version the
+leader last read, so a proposal made on stale knowledge (the controller moved leadership meanwhile) loses.
 """
 from __future__ import annotations
 
