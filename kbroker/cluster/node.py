@@ -200,7 +200,15 @@ class ClusterNode:
             try:
                 await self.md.session.create(paths.broker_path(self.broker_id), info.encode(), ephemeral=True)
                 break
-            except NodeExists:  # our previous incarnation's session has not expired yet
+            except NodeExists:
+                # ours if an earlier try was applied but its answer lost (Kafka's checkedEphemeralCreate compares
+                # the owner session); else our previous incarnation's session has not expired yet: wait for it
+                try:
+                    stat = await self.md.session.exists(paths.broker_path(self.broker_id))
+                except ConnectionLoss:
+                    stat = None
+                if stat is not None and stat.ephemeral_owner == self.md.session.session_id:
+                    break
                 await anyio.sleep(0.1)
             except ConnectionLoss:
                 await anyio.sleep(0.1)

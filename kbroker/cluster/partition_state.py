@@ -48,8 +48,9 @@ class ReplicaState:
     partition_version: int = -1
     """The state znode's version the ISR was read at (Kafka's partition epoch)."""
     followers: dict[int, FollowerState] = field(default_factory=dict)
-    isr_change_wanted: bool = False
-    """Set when a follower caught up (or fell behind) so the ISR task looks at once."""
+    joins_wanted: set[int] = field(default_factory=set)
+    """Followers out of the ISR whose latest fetch reached the leader's log end: the ISR task proposes adding them
+    (Kafka's maybeExpandIsr, driven by the fetch only; stale fetch state never re-adds anyone)."""
     _hw_waiters: set[anyio.Event] = field(default_factory=set)
 
     # -- roles
@@ -61,13 +62,14 @@ class ReplicaState:
         self.replicas, self.isr, self.partition_version = list(replicas), tuple(isr), version
         # a new leader gives its followers a fresh start: caught up "now" if in the ISR (as Kafka's makeLeader)
         self.followers = {b: FollowerState(b, -1, now if b in isr else 0) for b in replicas if b != self.broker_id}
+        self.joins_wanted = set()
         self.maybe_increment_hw()
         self.wake()
 
     def become_follower(self, leader: int, epoch: int, replicas: list[int]) -> None:
         self.partition.leader_epoch = epoch
         self.role, self.leader_id = FOLLOWER, leader
-        self.replicas, self.followers = list(replicas), {}
+        self.replicas, self.followers, self.joins_wanted = list(replicas), {}, set()
         self.wake()
 
     def go_offline(self, epoch: int) -> None:
@@ -81,8 +83,10 @@ class ReplicaState:
 
     # -- the leader's view of its followers
 
-    def update_follower(self, broker_id: int, fetch_offset: int) -> None:
-        """A follower fetched from fetch_offset: it holds everything below it (Kafka's updateFollowerFetchState)."""
+    def update_follower(self, broker_id: int, fetch_offset: int, may_join: bool = True) -> None:
+        """A follower fetched from fetch_offset: it holds everything below it (Kafka's updateFollowerFetchState).
+        The only place a follower asks to rejoin the ISR; may_join=False for a broker not registered as alive
+        (Kafka's isReplicaIsrEligible)."""
         follower = self.followers.get(broker_id)
         if follower is None:
             if broker_id not in self.replicas:
@@ -97,8 +101,8 @@ class ReplicaState:
         follower.log_end_offset = fetch_offset
         follower.last_fetch_ms = now
         follower.leader_leo_at_last_fetch = leo
-        if broker_id not in self.isr and self._can_join_isr(follower):
-            self.isr_change_wanted = True
+        if may_join and broker_id not in self.isr and self._can_join_isr(follower):
+            self.joins_wanted.add(broker_id)
         self.maybe_increment_hw()
 
     def _can_join_isr(self, follower: FollowerState) -> bool:
@@ -108,8 +112,20 @@ class ReplicaState:
         start = epoch_start.start_offset if epoch_start and epoch_start.epoch == self.partition.leader_epoch else 0
         return follower.log_end_offset >= max(plog.high_watermark, start)
 
-    def joiners(self) -> list[int]:
-        return [b for b, f in self.followers.items() if b not in self.isr and self._can_join_isr(f)]
+    def take_joiners(self) -> list[int]:
+        """The followers a fetch asked to add to the ISR since the last call, still eligible; the requests are
+        consumed (a lost proposal is asked again by the follower's next fetch)."""
+        wanted, self.joins_wanted = self.joins_wanted, set()
+        return [b for b in wanted if b in self.replicas and b not in self.isr and b in self.followers
+                and self._can_join_isr(self.followers[b])]
+
+    def forget_dropped(self, new_isr: tuple[int, ...]) -> None:
+        """A newer partition state (the controller's) dropped followers from the ISR: what they fetched before is
+        no evidence they are alive now, so their fetch state starts over, as for a new leader epoch."""
+        for b in set(self.isr) - set(new_isr):
+            if b != self.broker_id and b in self.followers:
+                self.followers[b] = FollowerState(b)
+            self.joins_wanted.discard(b)
 
     def out_of_sync(self, lag_ms: int) -> list[int]:
         now = mono_ms()

@@ -3,9 +3,10 @@
 On every metadata change it reconciles: topics appear in (or leave) the broker's local view and logs, each
 partition this broker hosts becomes leader or follower when its state znode names a new leader epoch (a follower
 joins the fetcher of its leader's broker, truncating first), partitions moved away are deleted. As leader it runs
-the ISR: followers that have not caught up within replica.lag.time.max.ms are dropped, followers that caught up
-are added back — each change a conditional write of the state znode on the version the leader last read, so a
-proposal made on stale knowledge (the controller moved leadership meanwhile) loses.
+the ISR: followers that have not caught up within replica.lag.time.max.ms are dropped, a follower whose fetch
+reached the log end is added back (only a fetch does that: what a broker fetched before it died never brings it
+back once the controller dropped it) — each change a conditional write of the state znode on the version the
+leader last read, so a proposal made on stale knowledge (the controller moved leadership meanwhile) loses.
 """
 from __future__ import annotations
 
@@ -191,6 +192,7 @@ class ReplicaManager:
                 log.info("broker %d leads %s-%d (epoch %d, isr %s)", self.broker_id, *tp, state.leader_epoch,
                          list(state.isr))
             elif rs.partition_version != state.version:  # the ISR changed (or was rewritten)
+                rs.forget_dropped(tuple(state.isr))
                 rs.isr, rs.partition_version = tuple(state.isr), state.version
                 rs.maybe_increment_hw()
                 rs.wake()
@@ -217,11 +219,15 @@ class ReplicaManager:
         registered = self.md.brokers.get(replica_id)
         if broker_epoch >= 0 and (registered is None or registered.epoch != broker_epoch):
             return
-        rs.update_follower(replica_id, fetch_offset)
-        if rs.isr_change_wanted:
+        rs.update_follower(replica_id, fetch_offset, may_join=registered is not None)
+        if rs.joins_wanted:
             self.isr_wanted.set()
 
     async def _isr_loop(self) -> None:
+        """Every interval: drop the followers that fell behind (Kafka's maybeShrinkIsr). On a fetch's request
+        (isr_wanted): add the followers whose fetch reached the log end — only a fetch expands the ISR, as in
+        Kafka's updateFollowerFetchState -> maybeExpandIsr. One task, so the conditional writes of a partition's
+        state do not race each other."""
         interval = max(min(self.lag_ms / 2, 1000), 50) / 1000
         while True:
             with anyio.move_on_after(interval):
@@ -231,9 +237,8 @@ class ReplicaManager:
                 rs = part.replica
                 if rs is None or not rs.is_leader:
                     continue
-                rs.isr_change_wanted = False
                 out = set(rs.out_of_sync(self.lag_ms))
-                joining = rs.joiners()
+                joining = rs.take_joiners()
                 if not out and not joining:
                     continue
                 new_isr = [b for b in rs.replicas if (b in rs.isr and b not in out) or b in joining]

@@ -19,7 +19,7 @@ import pytest
 from kbroker.cluster import paths
 from kbroker.cluster.metadata import ClusterMetadata
 from kbroker.cluster.paths import PartitionState
-from kbroker.cluster.store import Op, Stat, StoreSession, Watch
+from kbroker.cluster.store import ConnectionLoss, Op, Stat, StoreSession, Watch
 
 pytestmark = pytest.mark.anyio
 
@@ -108,3 +108,42 @@ async def test_a_partition_state_written_between_get_and_exists_is_seen(store_fa
     assert await _eventually(md, lambda: ours.raced and md.leader_of("orders", 0) == 1), \
         f"broker 2 sees leader {md.leader_of('orders', 0)} while the state znode names broker 1 (raced: {ours.raced})"
     assert md.states[("orders", 0)].isr == (1, 2)
+
+
+class CreateReplyLost(CreatedBeforeExists):
+    """A real session whose first create of `path` is applied, but the answer is lost (ConnectionLoss), as when
+    the connection to ZooKeeper drops after the server applied the request."""
+
+    def __init__(self, inner: StoreSession, path: str) -> None:
+        super().__init__(inner, "", None)
+        self.lost_path = path
+        self.lost = False
+
+    async def create(self, path: str, data: bytes = b"", *, ephemeral: bool = False, sequential: bool = False,
+                     makepath: bool = False) -> str:
+        created = await self.inner.create(path, data, ephemeral=ephemeral, sequential=sequential, makepath=makepath)
+        if path == self.lost_path and not self.lost:
+            self.lost = True
+            raise ConnectionLoss(f"the answer to create {path} was lost")
+        return created
+
+
+async def test_registration_whose_answer_was_lost_finds_its_own_znode(store_factory) -> None:
+    """The retry of a broker's registration meets NodeExists on the znode its first try created: the znode's owner
+    is this session (Kafka's checkedEphemeralCreate), so the broker is registered — not waiting for an expiry that
+    never comes."""
+    from kbroker.app import Settings, start_broker
+    from kbroker.config import BrokerConfig
+
+    session = CreateReplyLost(await store_factory(), paths.broker_path(1))
+
+    async def connect() -> StoreSession:
+        return session
+
+    settings = Settings(host="127.0.0.1", port=0, data_dir=None, store_connect=connect)
+    with anyio.fail_after(20):
+        async with start_broker(settings, BrokerConfig({"node.id": "1"})) as running:
+            assert session.lost, "the lost answer under test did not happen"
+            assert running.broker.cluster.registered
+            stat = await session.exists(paths.broker_path(1))
+            assert stat is not None and stat.ephemeral_owner == session.session_id

@@ -151,3 +151,35 @@ def test_offline_partition_waits_for_the_isr_unless_unclean_election_is_enabled(
         future.result(10)
     assert cluster.wait_for_leader("unclean", 0) == 2
     assert cluster.isr("unclean", 0) == [2]
+
+
+def _isr_expands(cluster, broker_id: int) -> int:  # type: ignore[no-untyped-def]
+    return cluster.call(broker_id, lambda b: b.cluster.replicas.isr_expands)
+
+
+@pytest.mark.kafka_cluster(brokers=3, session_timeout_ms=1000)
+def test_dead_follower_is_not_put_back_into_the_isr_of_an_idle_partition(kafka_cluster) -> None:
+    """Kafka adds a follower back to the ISR only on a fetch that reaches the leader's log end; what a dead broker
+    fetched before it died must not bring it back after the controller dropped it (it did, about once a second)."""
+    cluster = kafka_cluster
+    cluster.create_topic("idle", replication_factor=3, config={"min.insync.replicas": "2"})
+    _produce(cluster.bootstrap, "idle", [b"v-%d" % i for i in range(5)])
+    leader = cluster.leader("idle", 0)
+    follower = next(b for b in cluster.alive if b != leader)
+    cluster.wait_for(lambda: _log_end(cluster, follower, "idle") == 5, 10, "the follower to catch up")
+    cluster.kill(follower)  # its session expires after 1 s; the controller then drops it from the ISR
+    cluster.wait_for_isr("idle", 0, set(cluster.alive))
+    dropped = cluster.state("idle", 0)
+    expands = _isr_expands(cluster, leader)
+    deadline = time.monotonic() + 4.0  # the leader's ISR check runs every 1 s (replica.lag.time.max.ms / 2)
+    while time.monotonic() < deadline:
+        state = cluster.state("idle", 0)
+        assert follower not in state.isr
+        assert state.version == dropped.version, f"the ISR was rewritten: {dropped} -> {state}"
+        time.sleep(0.05)
+    assert _isr_expands(cluster, leader) == expands
+    cluster.start(follower)  # a new fetch that reaches the leader's log end brings it back
+    cluster.wait_for_isr("idle", 0, {1, 2, 3})
+    assert _isr_expands(cluster, leader) == expands + 1
+    _produce(cluster.bootstrap, "idle", [b"after-%d" % i for i in range(5)])
+    cluster.wait_for(lambda: _log_end(cluster, follower, "idle") == 10, 10, "the restarted follower to replicate")
